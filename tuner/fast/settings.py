@@ -1,0 +1,75 @@
+"""The `fast:` section of a recipe: which parts of the GPU fast path are on.
+
+Every part can be turned off on its own, so a user who suspects the fast path can fall back one
+piece at a time. None of them changes what the model learns: packing keeps each conversation's
+attention and positions to itself, and the chunked loss is the same mean cross-entropy over the
+same assistant tokens (see tests/tuner/test_fast_path.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hearth.errors import UserError
+
+SWITCH_VALUES = ("auto", "on", "off")
+
+
+@dataclass
+class FastSettings:
+    enabled: str = "auto"
+    """"auto": the fast path runs when CUDA is present; "on": also on CPU (slow, for tests);
+    "off": the plain TRL trainer, exactly as without this section."""
+
+    packing: bool = True
+    """Padding-free packing: conversations are laid end to end in one row up to `token_budget`
+    tokens; position ids restart at 0 for each conversation and attention stays inside it."""
+
+    token_budget: int | str = "auto"
+    """Tokens per micro-step when packing. "auto" probes the GPU with the longest packs and keeps
+    the largest budget that fits its free memory (backing off on out-of-memory). An integer fixes it."""
+
+    max_token_budget: int = 32768
+    """Ceiling for the "auto" budget: more tokens per step past this stop paying and make
+    optimizer steps too few on small data sets."""
+
+    memory_fraction: float = 0.85
+    """Share of the GPU's free memory the "auto" budget may plan to fill."""
+
+    chunked_loss: bool = True
+    """Cross-entropy on the assistant positions only, computed through the output head in chunks,
+    so the [tokens, vocabulary] logits (151k columns for Qwen) never exist all at once."""
+
+    loss_chunk_tokens: int = 2048
+    """Positions per loss chunk: each chunk holds [loss_chunk_tokens, vocabulary] logits in fp32."""
+
+    gradient_checkpointing: str = "auto"
+    """"auto": on only when the model would not otherwise fit a useful budget; "on"/"off" force it."""
+
+    liger: str = "auto"
+    """Liger kernels (fused RMSNorm, RoPE, SwiGLU) when the liger-kernel package is installed:
+    "auto" uses them on CUDA if importable, "on" requires them, "off" never."""
+
+    compile: bool = False
+    """torch.compile the model's layers. Off by default: the compile time (minutes) is not repaid
+    on a short LoRA run; turn on for long runs of the same shape."""
+
+    def __post_init__(self) -> None:
+        for name in ("enabled", "gradient_checkpointing", "liger"):
+            value = getattr(self, name)
+            if value not in SWITCH_VALUES:
+                raise UserError(
+                    f"must be one of {', '.join(SWITCH_VALUES)}, not {value!r}", where=f"recipe fast.{name}"
+                )
+        budget = self.token_budget
+        if not (budget == "auto" or (isinstance(budget, int) and not isinstance(budget, bool) and budget >= 64)):
+            raise UserError(
+                f"must be \"auto\" or a whole number of tokens of at least 64, not {budget!r}",
+                where="recipe fast.token_budget",
+            )
+        if self.loss_chunk_tokens < 16:
+            raise UserError("must be at least 16", where="recipe fast.loss_chunk_tokens")
+        if not 0.1 <= self.memory_fraction <= 0.98:
+            raise UserError("must be between 0.1 and 0.98", where="recipe fast.memory_fraction")
+        if self.max_token_budget < 64:
+            raise UserError("must be at least 64", where="recipe fast.max_token_budget")
