@@ -1,0 +1,57 @@
+"""Where hearth keeps its files (`HEARTH_HOME`) and the layout of a run on disk."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import platformdirs
+
+
+def hearth_home() -> Path:
+    """`$HEARTH_HOME`, or the platform's user data directory."""
+    env = os.environ.get("HEARTH_HOME")
+    home = Path(env).expanduser() if env else Path(platformdirs.user_data_dir("hearth", appauthor=False))
+    home.mkdir(parents=True, exist_ok=True)
+    return home
+
+
+def models_dir() -> Path:
+    return hearth_home() / "models"
+
+
+def runs_dir() -> Path:
+    return hearth_home() / "runs"
+
+
+def history_db() -> Path:
+    return hearth_home() / "history.db"
+
+
+class RunPaths:
+    """The files one training run owns, named once (DESIGN.md, 'A run on disk')."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+
+    recipe = property(lambda self: self.root / "recipe.yaml")
+    data_report = property(lambda self: self.root / "data-report.json")
+    metrics = property(lambda self: self.root / "metrics.jsonl")
+    checkpoints = property(lambda self: self.root / "checkpoints")
+    adapter = property(lambda self: self.root / "adapter")
+    merged = property(lambda self: self.root / "merged")
+    gguf = property(lambda self: self.root / "gguf")
+    heldout = property(lambda self: self.root / "heldout.jsonl")
+
+
+def resolve_run(run: str | os.PathLike) -> RunPaths:
+    """A run id under `HEARTH_HOME/runs`, or a path to a run directory."""
+    from hearth.errors import UserError
+
+    candidate = Path(run).expanduser()
+    if candidate.is_dir():
+        return RunPaths(candidate)
+    by_id = runs_dir() / str(run)
+    if by_id.is_dir():
+        return RunPaths(by_id)
+    raise UserError(f"no run named '{run}' (looked for a directory and for {by_id}); `hearth runs` lists them")

@@ -1,0 +1,1 @@
+"""The terminal front ends: the `hearth` command line (rich) and the Textual app."""

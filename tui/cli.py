@@ -1,0 +1,69 @@
+"""`hearth`: the command line. Subcommands live in `tui/commands/`, one module per group.
+
+Every user mistake is a `hearth.errors.UserError`: one line on stderr, exit code 2,
+no traceback unless `--debug`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+from rich.console import Console
+
+from hearth.errors import UserError
+
+# Module name in tui.commands -> what it holds. Order is the order of `hearth --help`.
+COMMAND_MODULES = {
+    "demo": "the whole journey offline on the tiny base model",
+    "base": "offline base models",
+    "data": "dataset checks",
+    "train": "training runs and merging",
+    "export": "GGUF conversion, quantization, verification",
+    "persona": "character cards",
+    "chat": "talking to a model, and the history",
+}
+
+err_console = Console(stderr=True, highlight=False)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hearth", description="Teach a small model a voice; talk to it offline.")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    parser.add_argument("--verbose", action="store_true", help="show llama.cpp's and the trainer's own logging")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"tui.commands.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"tui.commands.{name}":
+                continue  # a room not built yet
+            raise
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.verbose:
+        os.environ["HEARTH_VERBOSE"] = "1"
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    try:
+        return int(args.func(args) or 0)
+    except UserError as exc:
+        if args.debug:
+            raise
+        err_console.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

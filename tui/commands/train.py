@@ -1,0 +1,137 @@
+"""`hearth train`, `hearth merge RUN`, `hearth runs`: training runs on disk.
+
+Training runs in a child process (`python -m tuner train`) whose events are drawn here; a crash or
+out-of-memory there never takes this process down, and Ctrl-C asks it to save and stop.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from hearth.atomic import write_text
+from hearth.errors import UserError
+from hearth.paths import RunPaths, resolve_run, runs_dir
+
+console = Console(highlight=False)
+
+
+def new_run(recipe) -> RunPaths:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    root = runs_dir() / f"{recipe.name}-{stamp}"
+    suffix = 1
+    while root.exists():
+        suffix += 1
+        root = runs_dir() / f"{recipe.name}-{stamp}-{suffix}"
+    root.mkdir(parents=True)
+    run = RunPaths(root)
+    write_text(run.recipe, recipe.to_yaml())
+    return run
+
+
+def resolved_recipe(args):
+    """The recipe with flags applied and validated — and its data readable — before any run exists."""
+    import torch
+
+    from tuner.data import load_conversations
+    from tuner.prepare import default_data_files
+    from tuner.recipe import load_recipe
+
+    overrides = list(args.set or [])
+    for flag, key in (("base", "model.base"), ("max_steps", "train.max_steps"), ("epochs", "train.epochs"),
+                      ("learning_rate", "train.learning_rate"), ("format", "data.format")):
+        value = getattr(args, flag)
+        if value is not None:
+            overrides.append(f"{key}={value}")
+    recipe = load_recipe(args.recipe, overrides)
+    if args.data:
+        recipe.data.files = [str(Path(p).expanduser().resolve()) for p in args.data]
+    if args.system_prompt is not None:
+        recipe.system_prompt = args.system_prompt
+    if recipe.lora.qlora and not torch.cuda.is_available():
+        raise UserError("lora.qlora needs a CUDA GPU (bitsandbytes 4-bit); on this machine set lora.qlora: false")
+    load_conversations(default_data_files(recipe), recipe.data.format)  # bad data fails here, exit 2
+    return recipe
+
+
+def train(args) -> int:
+    from tui.progress import run_job
+
+    if args.resume:
+        run = resolve_run(args.resume)
+        job = ["train", "--run", str(run.root), "--resume"]
+    else:
+        run = new_run(resolved_recipe(args))
+        job = ["train", "--run", str(run.root)]
+    console.print(f"run [bold]{run.root.name}[/] in {run.root}")
+    done = run_job("tuner", job, f"training {run.root.name}")
+    if done.get("cancelled"):
+        console.print(f"stopped at step {done['step']}; resume with [bold]hearth train --resume {run.root.name}[/]")
+        return 130
+    console.print(f"adapter saved: {done['adapter']} (step {done['step']}, train loss {done['train_loss']:.4f})")
+    console.print(f"next: [bold]hearth merge {run.root.name}[/]")
+    return 0
+
+
+def merge(args) -> int:
+    from tuner.merge import merge_run
+
+    run = resolve_run(args.run)
+    with console.status(f"merging the adapter of {run.root.name} into its base"):
+        merged = merge_run(run)
+    console.print(f"merged model: {merged}")
+    return 0
+
+
+def list_runs(args) -> int:
+    table = Table("run", "recipe", "steps", "adapter", "merged", "gguf")
+    root = runs_dir()
+    for path in sorted(root.iterdir()) if root.exists() else []:
+        run = RunPaths(path)
+        if not run.recipe.exists():
+            continue
+        steps = _last_step(run)
+        ggufs = ", ".join(p.name for p in sorted(run.gguf.glob("*.gguf"))) if run.gguf.exists() else ""
+        table.add_row(path.name, _recipe_name(run), str(steps), _mark(run.adapter), _mark(run.merged), ggufs)
+    console.print(table if table.row_count else "no runs yet; `hearth train` starts one")
+    return 0
+
+
+def _mark(path: Path) -> str:
+    return "yes" if path.exists() else "-"
+
+
+def _recipe_name(run: RunPaths) -> str:
+    import yaml
+
+    return (yaml.safe_load(run.recipe.read_text(encoding="utf-8")) or {}).get("name", "?")
+
+
+def _last_step(run: RunPaths) -> int:
+    if not run.metrics.exists():
+        return 0
+    lines = run.metrics.read_text(encoding="utf-8").splitlines()
+    return max((json.loads(line).get("step", 0) for line in lines if line.strip()), default=0)
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("train", help="fine-tune a base model with LoRA/QLoRA")
+    parser.add_argument("--recipe", default="tiny-offline", help="built-in recipe name or a recipe YAML file")
+    parser.add_argument("--data", nargs="+", metavar="FILE", help="dataset files (override the recipe's)")
+    parser.add_argument("--format", help="data format: auto, messages, sharegpt, alpaca, tarot")
+    parser.add_argument("--base", help="base model: local directory, name under HEARTH_HOME/models, or hub id")
+    parser.add_argument("--max-steps", type=int)
+    parser.add_argument("--epochs", type=float)
+    parser.add_argument("--learning-rate", type=float)
+    parser.add_argument("--system-prompt", help="the persona's system prompt (saved with the run)")
+    parser.add_argument("--set", action="append", metavar="SECTION.FIELD=VALUE", help="override any recipe field")
+    parser.add_argument("--resume", metavar="RUN", help="continue a run from its last checkpoint")
+    parser.set_defaults(func=train)
+    merge_parser = subparsers.add_parser("merge", help="merge a run's adapter into its base (16-bit)")
+    merge_parser.add_argument("run", metavar="RUN")
+    merge_parser.set_defaults(func=merge)
+    subparsers.add_parser("runs", help="list training runs").set_defaults(func=list_runs)

@@ -1,0 +1,84 @@
+"""Draw a long job's JSON-lines events (hearth.events) with rich, for the CLI.
+
+Training shows a progress bar with loss, tokens/s and ETA; export shows one line per stage.
+The child's `error` event becomes a UserError, so the CLI exits 2 with that one sentence.
+"""
+
+from __future__ import annotations
+
+import os
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+
+from hearth.errors import UserError
+from hearth.events import ChildJob
+
+console = Console(highlight=False)
+
+
+def _fmt(value, spec: str) -> str:
+    return format(value, spec) if isinstance(value, (int, float)) else "-"
+
+
+def run_job(module: str, args: list[str], title: str) -> dict:
+    """Run `python -m module args`, draw its events, and return the final `done` event."""
+    verbose = os.environ.get("HEARTH_VERBOSE") == "1"
+    job = ChildJob(module, args, stderr_sink=(lambda line: console.print(f"[dim]{line}[/]")) if verbose else _keep_tail)
+    done: dict | None = None
+    error: dict | None = None
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.fields[info]}"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=console, transient=False) as progress:
+        task = progress.add_task(title, total=None, info="starting")
+        try:
+            for event in job.events():
+                kind = event.get("event")
+                if kind == "step":
+                    info = (
+                        f"loss {_fmt(event.get('loss'), '.4f')}  "
+                        f"{_fmt(event.get('tokens_per_s'), ',.0f')} tok/s  "
+                        f"eta {_fmt(event.get('eta_s'), '.0f')}s"
+                    )
+                    progress.update(task, total=event.get("max_steps"), completed=event.get("step"), info=info)
+                elif kind == "eval":
+                    progress.console.print(f"  eval step {event.get('step')}: loss {_fmt(event.get('eval_loss'), '.4f')}")
+                elif kind == "saved":
+                    progress.console.print(f"  saved {event.get('path')}")
+                elif kind == "stage":
+                    progress.update(task, info=event.get("message", ""))
+                    progress.console.print(f"  {event.get('message', '')}")
+                elif kind == "warning":
+                    progress.console.print(f"  [yellow]warning:[/] {event.get('message')}")
+                elif kind == "log" and verbose:
+                    progress.console.print(f"[dim]{event.get('text')}[/]")
+                elif kind == "done":
+                    done = event
+                    progress.update(task, info="done", total=progress.tasks[0].total or 1,
+                                    completed=progress.tasks[0].total or 1)
+                elif kind == "error":
+                    error = event
+        except KeyboardInterrupt:
+            job.cancel()  # the child saves a checkpoint and exits on SIGINT
+            if job.process:
+                job.process.wait()
+            raise
+    if error:
+        raise UserError(error.get("message", "the job failed"))
+    if done is None:
+        tail = "\n".join(_stderr_tail[-15:])
+        raise RuntimeError(f"{module} exited with code {job.returncode} without finishing:\n{tail}")
+    return done
+
+
+_stderr_tail: list[str] = []
+
+
+def _keep_tail(line: str) -> None:
+    _stderr_tail.append(line)
+    del _stderr_tail[:-200]

@@ -1,0 +1,65 @@
+"""Child-process entry for long jobs: `python -m tuner train --run DIR [--resume]`, `python -m tuner merge --run DIR`.
+
+Prints one JSON event per line on stdout (hearth.events); the library's own chatter goes to stderr.
+Exit codes: 0 done, 2 bad input (UserError), 3 out of memory, 1 a crash (traceback on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+
+from hearth.errors import UserError
+from hearth.events import emit, route_events_to
+from hearth.paths import RunPaths
+
+
+def _quiet_libraries() -> None:
+    if os.environ.get("HEARTH_VERBOSE") != "1":
+        import transformers
+        import datasets
+
+        transformers.logging.set_verbosity_error()
+        transformers.utils.logging.disable_progress_bar()
+        datasets.disable_progress_bars()
+        datasets.logging.set_verbosity_error()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tuner")
+    parser.add_argument("job", choices=("train", "merge"))
+    parser.add_argument("--run", required=True)
+    parser.add_argument("--resume", action="store_true")
+    args = parser.parse_args(argv)
+    run = RunPaths(args.run)
+    # Everything the libraries print goes to stderr; stdout carries only events.
+    route_events_to(sys.stdout)
+    sys.stdout = sys.stderr
+    try:
+        _quiet_libraries()
+        if args.job == "train":
+            from tuner.train import run_training
+
+            result = run_training(run, resume=args.resume)
+        else:
+            from tuner.merge import merge_run
+
+            result = {"merged": merge_run(run)}
+        emit("done", **result)
+        return 0
+    except UserError as exc:
+        emit("error", message=str(exc))
+        return 2
+    except MemoryError as exc:
+        emit("error", message=str(exc))
+        return 3
+    except Exception as exc:  # a bug: keep the traceback for --debug / --verbose
+        traceback.print_exc()
+        emit("error", message=f"{args.job} crashed: {type(exc).__name__}: {exc} (run with --verbose for the traceback)")
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

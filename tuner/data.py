@@ -1,0 +1,141 @@
+"""Load dataset files (JSONL, JSON, Hugging Face dataset directories) into chat conversations.
+
+The format is detected per file from its first valid row (or named), every row is converted to
+`messages`, and rows that do not fit are rejected with file, line and reason — never repaired.
+Text is always UTF-8; a byte-order mark and CRLF line ends are accepted.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+from hearth.errors import UserError
+from tuner.formats import FORMATS_BY_NAME, RowError, RowFormat, detect_format
+
+
+@dataclass
+class Rejected:
+    file: str
+    line: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.reason}"
+
+
+@dataclass
+class Conversation:
+    messages: list[dict]
+    source: str  # "file:line", for reports
+
+
+@dataclass
+class LoadedData:
+    conversations: list[Conversation] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)
+    formats: dict[str, str] = field(default_factory=dict)  # file -> format name
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise UserError(f"not UTF-8 text (byte {exc.start}); save the file as UTF-8", where=str(path)) from None
+
+
+def _rows_jsonl(path: Path) -> Iterator[tuple[int, object]]:
+    for number, line in enumerate(_read_text(path).splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            yield number, json.loads(line)
+        except json.JSONDecodeError as exc:
+            yield number, RowError(f"not valid JSON ({exc.msg} at column {exc.colno})")
+
+
+def _rows_json(path: Path) -> Iterator[tuple[int, object]]:
+    try:
+        data = json.loads(_read_text(path))
+    except json.JSONDecodeError as exc:
+        raise UserError(f"not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})", where=str(path)) from None
+    if isinstance(data, dict) and isinstance(data.get("data"), list):
+        data = data["data"]
+    if not isinstance(data, list):
+        raise UserError("a .json dataset must be a list of rows (or {\"data\": [...]})", where=str(path))
+    # Rows of a JSON array are numbered from 1 ("row N" rather than a text line).
+    yield from enumerate(data, start=1)
+
+
+def _rows_hf_dir(path: Path) -> Iterator[tuple[int, object]]:
+    from datasets import DatasetDict, load_from_disk
+
+    try:
+        dataset = load_from_disk(str(path))
+    except (FileNotFoundError, ValueError) as exc:
+        raise UserError(f"not a Hugging Face dataset directory ({exc})", where=str(path)) from None
+    if isinstance(dataset, DatasetDict):
+        if "train" not in dataset:
+            raise UserError(f"the dataset has splits {list(dataset)} but no 'train'", where=str(path))
+        dataset = dataset["train"]
+    yield from enumerate(dataset, start=1)
+
+
+# How each kind of path is read: (test, reader).
+READERS = (
+    (lambda p: p.is_dir(), _rows_hf_dir),
+    (lambda p: p.suffix.lower() == ".jsonl", _rows_jsonl),
+    (lambda p: p.suffix.lower() == ".json", _rows_json),
+)
+
+
+def _reader_for(path: Path):
+    if not path.exists():
+        raise UserError("no such file or directory", where=str(path))
+    for test, reader in READERS:
+        if test(path):
+            return reader
+    raise UserError("unknown dataset file type; use .jsonl, .json or a Hugging Face dataset directory", where=str(path))
+
+
+def load_conversations(paths: list[str | Path], format_name: str = "auto") -> LoadedData:
+    """Read every file; keep the rows that convert, reject the rest with reasons."""
+    if format_name != "auto" and format_name not in FORMATS_BY_NAME:
+        raise UserError(f"unknown data format '{format_name}'; choose auto or one of {', '.join(FORMATS_BY_NAME)}")
+    if not paths:
+        raise UserError("no data files given; pass --data FILE (or set data.files in the recipe)")
+    loaded = LoadedData()
+    for raw_path in paths:
+        path = Path(raw_path).expanduser()
+        reader = _reader_for(path)
+        row_format: RowFormat | None = FORMATS_BY_NAME.get(format_name)
+        for line, row in reader(path):
+            if isinstance(row, RowError):
+                loaded.rejected.append(Rejected(str(path), line, str(row)))
+                continue
+            if row_format is None:
+                row_format = detect_format(row)
+                if row_format is None:
+                    loaded.rejected.append(Rejected(str(path), line, "not a known row format (" + _known_formats() + ")"))
+                    continue
+            try:
+                messages = row_format.to_messages(row) if isinstance(row, dict) else _not_object(row)
+            except RowError as exc:
+                loaded.rejected.append(Rejected(str(path), line, f"{row_format.name}: {exc}"))
+                continue
+            loaded.conversations.append(Conversation(messages, f"{path}:{line}"))
+        loaded.formats[str(path)] = row_format.name if row_format else "unknown"
+    if not loaded.conversations:
+        first = f"; first problem: {loaded.rejected[0]}" if loaded.rejected else ""
+        raise UserError(f"no valid rows in {', '.join(map(str, paths))}{first}")
+    return loaded
+
+
+def _not_object(row) -> list[dict]:
+    raise RowError(f"a row must be a JSON object, got {type(row).__name__}")
+
+
+def _known_formats() -> str:
+    return "; ".join(f.description for f in FORMATS_BY_NAME.values())

@@ -1,0 +1,103 @@
+"""Turn loaded conversations into tokenized train/eval sets with assistant-only labels, and the
+data report (`data-report.json`): rows kept and rejected, token-length percentiles, truncations."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from hearth.errors import UserError
+from tuner.data import LoadedData, load_conversations
+from tuner.masking import IGNORE_INDEX, TemplateError, encode_conversation, end_of_turn_token
+from tuner.recipe import Recipe
+
+BUILTIN_DIALOGUES = ("personas", "linzhi/dialogues.jsonl")
+PERCENTILES = (50, 90, 99)
+
+
+def default_data_files(recipe: Recipe) -> list[str]:
+    """The recipe's files; the tiny offline recipe falls back to the built-in 林栀 dialogues."""
+    if recipe.data.files:
+        return list(recipe.data.files)
+    if recipe.model.base == "tiny-qwen2":
+        return [str(resources.files(BUILTIN_DIALOGUES[0]).joinpath(BUILTIN_DIALOGUES[1]))]
+    raise UserError(f"recipe '{recipe.name}' names no data files; pass --data FILE.jsonl")
+
+
+@dataclass
+class PreparedData:
+    train_rows: list[dict]
+    eval_rows: list[dict]
+    heldout_messages: list[list[dict]]
+    report: dict
+
+
+def _percentile(sorted_values: list[int], q: float) -> int:
+    if not sorted_values:
+        return 0
+    index = min(len(sorted_values) - 1, max(0, round(q / 100 * (len(sorted_values) - 1))))
+    return sorted_values[index]
+
+
+def length_stats(lengths: list[int]) -> dict:
+    ordered = sorted(lengths)
+    stats = {f"p{q}": _percentile(ordered, q) for q in PERCENTILES}
+    stats.update(min=ordered[0] if ordered else 0, max=ordered[-1] if ordered else 0,
+                 mean=round(sum(ordered) / len(ordered), 1) if ordered else 0)
+    return stats
+
+
+def with_system_prompt(messages: list[dict], system_prompt: str) -> list[dict]:
+    if system_prompt and messages[0]["role"] != "system":
+        return [{"role": "system", "content": system_prompt}, *messages]
+    return messages
+
+
+def prepare(loaded: LoadedData, tokenizer, recipe: Recipe) -> PreparedData:
+    """Tokenize every conversation; split off the eval set; build the report."""
+    eot = end_of_turn_token(tokenizer)
+    rows, lengths, truncated = [], [], 0
+    rejected = [vars(r) for r in loaded.rejected]
+    for conversation in loaded.conversations:
+        messages = with_system_prompt(conversation.messages, recipe.data.system_prompt)
+        file, _, line = conversation.source.rpartition(":")
+        try:
+            encoded = encode_conversation(tokenizer, messages, recipe.data.max_length, eot)
+        except TemplateError as exc:
+            rejected.append({"file": file, "line": int(line), "reason": str(exc)})
+            continue
+        if encoded.assistant_tokens == 0:
+            rejected.append({"file": file, "line": int(line),
+                             "reason": f"no reply left after cutting to data.max_length={recipe.data.max_length} tokens"})
+            continue
+        lengths.append(len(encoded.input_ids) if not encoded.truncated else recipe.data.max_length)
+        truncated += encoded.truncated
+        rows.append(({"input_ids": encoded.input_ids, "labels": encoded.labels}, messages))
+    if not rows:
+        raise UserError(f"no usable conversations after tokenizing; first problem: {rejected[0]['file']}:{rejected[0]['line']}: {rejected[0]['reason']}")
+    random.Random(recipe.data.seed).shuffle(rows)
+    n_eval = min(recipe.data.eval_max_rows, int(len(rows) * recipe.data.eval_fraction))
+    if recipe.data.eval_fraction > 0 and len(rows) >= 10:
+        n_eval = max(1, n_eval)
+    eval_part, train_part = rows[:n_eval], rows[n_eval:]
+    report = {
+        "files": loaded.formats,
+        "rows_kept": len(rows),
+        "rows_rejected": len(rejected),
+        "rejected": rejected,
+        "train_rows": len(train_part),
+        "eval_rows": len(eval_part),
+        "max_length": recipe.data.max_length,
+        "truncated_rows": truncated,
+        "token_length": length_stats(lengths),
+        "assistant_tokens": sum(sum(1 for t in r["labels"] if t != IGNORE_INDEX) for r, _ in rows),
+        "end_of_turn_token": eot,
+    }
+    return PreparedData([r for r, _ in train_part], [r for r, _ in eval_part], [m for _, m in eval_part], report)
+
+
+def check_files(paths: list[str | Path], tokenizer, recipe: Recipe) -> dict:
+    """`hearth data check`: load, tokenize and report, without training."""
+    return prepare(load_conversations(paths, recipe.data.format), tokenizer, recipe).report

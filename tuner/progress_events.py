@@ -1,0 +1,64 @@
+"""A TrainerCallback that turns the trainer's logs into hearth events and `metrics.jsonl` lines,
+and stops cleanly (saving a checkpoint) when the user cancels with SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from pathlib import Path
+
+from transformers import TrainerCallback
+
+from hearth.events import emit
+
+
+class EventsCallback(TrainerCallback):
+    def __init__(self, metrics_path: Path):
+        self.metrics_path = metrics_path
+        self.cancelled = False
+        self._last = None  # (time, tokens seen) at the previous log
+
+    def install_signal_handlers(self) -> None:
+        def request_stop(signum, _frame):
+            self.cancelled = True
+            emit("stage", message=f"stopping after this step ({signal.Signals(signum).name}); saving a checkpoint")
+
+        signal.signal(signal.SIGINT, request_stop)
+        signal.signal(signal.SIGTERM, request_stop)
+
+    def _write(self, record: dict) -> None:
+        with self.metrics_path.open("a", encoding="utf-8") as f:
+            f.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self._last = (time.perf_counter(), state.num_input_tokens_seen or 0, state.global_step)
+        emit("stage", message=f"training from step {state.global_step} to {state.max_steps}")
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self.cancelled:
+            control.should_save = True
+            control.should_training_stop = True
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        logs = dict(logs or {})
+        now, tokens = time.perf_counter(), state.num_input_tokens_seen or 0
+        if "loss" in logs:
+            then, tokens_then, step_then = self._last
+            elapsed = max(now - then, 1e-9)
+            steps_done = max(state.global_step - step_then, 1)
+            eta = (state.max_steps - state.global_step) * elapsed / steps_done
+            record = {"step": state.global_step, "max_steps": state.max_steps, "epoch": round(state.epoch or 0, 4),
+                      "loss": logs["loss"], "learning_rate": logs.get("learning_rate"),
+                      "grad_norm": logs.get("grad_norm"), "tokens_per_s": round((tokens - tokens_then) / elapsed, 1),
+                      "eta_s": round(eta, 1)}
+            self._last = (now, tokens, state.global_step)
+            self._write({"kind": "train", **record})
+            emit("step", **record)
+        if "eval_loss" in logs:
+            record = {"step": state.global_step, "eval_loss": logs["eval_loss"]}
+            self._write({"kind": "eval", **record})
+            emit("eval", **record)
+
+    def on_save(self, args, state, control, **kwargs):
+        emit("saved", path=str(Path(args.output_dir) / f"checkpoint-{state.global_step}"), step=state.global_step)
