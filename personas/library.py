@@ -1,0 +1,133 @@
+"""Where personas come from: the built-ins shipped in this package (a folder each, holding
+`card.json` or `card.png`, and optionally `avatar.png`) and the cards a person imported,
+kept as `HEARTH_HOME/personas/<slug>.json` with `<slug>.png` beside it when the card came
+with a portrait.
+
+Importing checks the whole card first and writes both files through temporary names, so a
+malformed card leaves nothing behind and an interrupted import never looks finished.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hearth.atomic import atomic_path
+from hearth.errors import UserError
+from hearth.paths import hearth_home
+from personas.card import Card, card_json, load_card
+
+BUILTIN_ROOT = Path(__file__).resolve().parent
+BUILTIN_CARD_FILES = ("card.json", "card.png")
+CARD_SUFFIXES = (".json", ".png")
+
+
+@dataclass(frozen=True)
+class PersonaEntry:
+    name: str  # what to type: the built-in's folder or the imported slug
+    character: str  # the card's own name
+    source: str  # "builtin" or "imported"
+    path: Path  # the card file
+    portrait: Path  # the picture used when the card file has none (may not exist)
+    aliases: tuple[str, ...] = field(default=(), compare=False, repr=False)
+
+
+def imported_dir() -> Path:
+    return hearth_home() / "personas"
+
+
+def slugify(text: str) -> str:
+    """A file-safe name: lower case, runs of anything but letters/digits (any script) → '-'."""
+    return re.sub(r"[\W_]+", "-", text.strip().lower()).strip("-")
+
+
+def _entry(name: str, source: str, path: Path, portrait: Path) -> PersonaEntry:
+    card = load_card(path)
+    names = {name, card.name, slugify(card.name), card.nickname or ""}
+    aliases = tuple(sorted(alias.casefold() for alias in names if alias))
+    return PersonaEntry(name, card.name, source, path, portrait, aliases)
+
+
+def builtin_personas() -> list[PersonaEntry]:
+    entries = []
+    for folder in sorted(p for p in BUILTIN_ROOT.iterdir() if p.is_dir()):
+        card_file = next((folder / n for n in BUILTIN_CARD_FILES if (folder / n).is_file()), None)
+        if card_file is not None:
+            entries.append(_entry(folder.name, "builtin", card_file, folder / "avatar.png"))
+    return entries
+
+
+def imported_personas() -> list[PersonaEntry]:
+    folder = imported_dir()
+    if not folder.is_dir():
+        return []
+    return [_entry(path.stem, "imported", path, path.with_suffix(".png")) for path in sorted(folder.glob("*.json"))]
+
+
+def list_personas() -> list[PersonaEntry]:
+    """Built-ins first, then imported cards, each sorted by name."""
+    return builtin_personas() + imported_personas()
+
+
+def load_entry(entry: PersonaEntry) -> Card:
+    card = load_card(entry.path)
+    if card.image is None and entry.portrait.is_file():
+        card.image = entry.portrait.read_bytes()
+    return card
+
+
+def _known(entries: list[PersonaEntry]) -> str:
+    return ", ".join(
+        entry.name if entry.name == entry.character else f"{entry.name} ({entry.character})" for entry in entries
+    ) or "none"
+
+
+def find_entry(name: str) -> PersonaEntry | None:
+    wanted = name.strip().casefold()
+    return next((entry for entry in list_personas() if wanted in entry.aliases), None)
+
+
+def find_persona(name_or_path) -> Card:
+    """A built-in (`linzhi` or `林栀`), an imported persona (slug or character name), or a
+    card file path. Unknown names are a UserError that lists the known ones."""
+    candidate = Path(str(name_or_path)).expanduser()
+    if candidate.is_file():
+        return load_card(candidate)
+    entry = find_entry(str(name_or_path))
+    if entry is not None:
+        return load_entry(entry)
+    if candidate.suffix.lower() in CARD_SUFFIXES or "/" in str(name_or_path):
+        raise UserError("no such card file", where=str(candidate))
+    raise UserError(
+        f"no persona named '{name_or_path}'; known: {_known(list_personas())} "
+        "(`hearth persona list`), or give the path of a card file"
+    )
+
+
+def import_card(path, *, name: str | None = None, replace: bool = False) -> PersonaEntry:
+    """Check the card at `path` and keep a copy under HEARTH_HOME/personas. `name` overrides
+    the stored name (default: the card's name); an existing import is kept unless `replace`."""
+    card = load_card(path)
+    slug = slugify(name if name is not None else card.name)
+    if not slug:
+        raise UserError(f"'{name or card.name}' gives no usable file name; choose one with --as NAME", where=str(path))
+    builtin = next((e for e in builtin_personas() if slug.casefold() in e.aliases), None)
+    if builtin is not None:
+        raise UserError(f"'{slug}' is the built-in persona {builtin.name}; import it under another name with --as NAME")
+    target = imported_dir() / f"{slug}.json"
+    portrait = target.with_suffix(".png")
+    if target.exists() and not replace:
+        raise UserError(
+            f"a persona named '{slug}' is already imported ({target}); add --replace to overwrite it "
+            "or --as NAME to keep both"
+        )
+    text = card_json(card)
+    with atomic_path(target) as card_partial:
+        card_partial.write_text(text, encoding="utf-8")
+        if card.image is not None:
+            with atomic_path(portrait) as portrait_partial:
+                portrait_partial.write_bytes(card.image)
+    if card.image is None:
+        portrait.unlink(missing_ok=True)  # a replaced import's old picture is not this card's
+    return _entry(slug, "imported", target, portrait)
