@@ -1,0 +1,11 @@
+"""The offline runtime: a llama-cpp-python engine (load, stream, stop, cancel, `<think>` split),
+context budgeting, chat sessions, and the SQLite history store.
+
+- `settings.EngineSettings` — how a model is loaded and sampled.
+- `engine.Engine` — `stream(messages)` yields `Chunk(text, kind)`; the `Reply` carries the stats.
+- `budget.ContextBudget` — fits any conversation into the context, trimming in blocks.
+- `session.ChatSession` — persona + engine + budget + history; send, retry, undo, new.
+- `history.HistoryStore` — chats and messages in `HEARTH_HOME/history.db`.
+- `dataset_export.export_dataset` — kept chats back into training data.
+- `demo.scripted_chat` — the two-turn chat `make demo` prints.
+"""

@@ -1,0 +1,69 @@
+"""Kept chats → a training file in `messages` format, ready for `hearth train --data` (the loop
+closes: conversations become new data).
+
+Each chat becomes one line `{"messages": [system?, user, assistant, …]}` shaped the way the tuner
+accepts it: the chat's system prompt first, then turns alternating from the user's, ending on a
+reply. So the persona's greeting before the first user turn is left out, a cancelled reply is
+dropped, consecutive messages of one side are joined, and an unanswered last message is cut.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+
+from hearth.atomic import atomic_path
+from hearth.errors import UserError
+
+from companion.engine import CANCELLED
+from companion.history import HistoryStore, StoredMessage
+
+
+@dataclass
+class ExportSummary:
+    written: list[int] = field(default_factory=list)  # chat ids
+    skipped: dict[int, str] = field(default_factory=dict)  # chat id -> why
+    turns: int = 0
+
+
+def training_messages(system_prompt: str, stored: list[StoredMessage]) -> list[dict]:
+    turns: list[dict] = []
+    for message in stored:
+        if message.role not in ("user", "assistant") or not message.content.strip():
+            continue
+        if message.role == "assistant" and message.stats.get("finish_reason") == CANCELLED:
+            continue
+        if not turns and message.role == "assistant":
+            continue  # the greeting: training conversations start with the user
+        if turns and turns[-1]["role"] == message.role:
+            turns[-1]["content"] += "\n" + message.content
+        else:
+            turns.append({"role": message.role, "content": message.content})
+    if turns and turns[-1]["role"] == "user":
+        turns.pop()
+    if not turns:
+        return []
+    return ([{"role": "system", "content": system_prompt}] if system_prompt.strip() else []) + turns
+
+
+def export_dataset(store: HistoryStore, out_path: str | os.PathLike, chat_ids: list[int] | None = None) -> ExportSummary:
+    """Write the named chats (default: every kept chat) as JSONL; the file appears whole or not at all."""
+    records = [store.chat(i) for i in chat_ids] if chat_ids else store.chats(kept_only=True)
+    if not records:
+        raise UserError("no kept chats to export; keep one with /save in `hearth chat`, or name them with --chats")
+    summary = ExportSummary()
+    lines: list[str] = []
+    for record in sorted(records, key=lambda r: r.id):
+        messages = training_messages(record.system_prompt, store.messages(record.id))
+        if not messages:
+            summary.skipped[record.id] = "no completed exchange"
+            continue
+        lines.append(json.dumps({"messages": messages}, ensure_ascii=False))
+        summary.written.append(record.id)
+        summary.turns += sum(1 for m in messages if m["role"] == "assistant")
+    if not lines:
+        raise UserError("none of the chosen chats has a completed exchange to learn from")
+    with atomic_path(out_path) as tmp:
+        tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return summary
