@@ -150,6 +150,8 @@ def _coerce(hint, value, path: str):
             raise UserError(f"'{path}' must be a list of strings")
         return value
     for kind in allowed:
+        if kind is type(None) and value is None:
+            return None
         if kind is float and isinstance(value, (int, float)) and not isinstance(value, bool):
             return float(value)
         if kind is float and isinstance(value, str):  # YAML 1.1 reads `1e-4` (no dot) as a string

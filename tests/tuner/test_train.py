@@ -1,0 +1,170 @@
+"""Training end to end on the tiny base: a real TRL + PEFT run in a child process, resume after kill -9,
+merge equivalence, and bad input refused with exit 2 before any run exists."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from hearth.paths import RunPaths
+from tui.cli import main
+
+CONVERSATIONS = [
+    {"messages": [{"role": "system", "content": "你是林栀。"}, {"role": "user", "content": f"第{i}次见面，你好"},
+                  {"role": "assistant", "content": f"你好呀，这是我们第{i}次聊天～"}, {"role": "user", "content": "今天喝什么茶？"},
+                  {"role": "assistant", "content": "来一杯桂花乌龙吧。"}]}
+    for i in range(24)
+]
+
+
+@pytest.fixture
+def data_file(tmp_path):
+    path = tmp_path / "chats.jsonl"
+    path.write_text("\n".join(json.dumps(c, ensure_ascii=False) for c in CONVERSATIONS), encoding="utf-8")
+    return path
+
+
+def only_run(hearth_home) -> RunPaths:
+    (run,) = sorted((hearth_home / "runs").iterdir())
+    return RunPaths(run)
+
+
+def train_args(data_file, *extra):
+    return ["train", "--data", str(data_file), "--set", "train.batch_size=4", "--set", "train.logging_steps=1", *extra]
+
+
+def test_train_then_merge_produces_adapter_metrics_and_merged_model(installed_tiny_base, hearth_home, data_file, capsys):
+    assert main(train_args(data_file, "--max-steps", "4", "--set", "train.eval_steps=2", "--set", "train.save_steps=2")) == 0
+    run = only_run(hearth_home)
+    assert (run.adapter / "adapter_model.safetensors").exists()
+    assert "max_steps: 4" in run.recipe.read_text(encoding="utf-8")
+    metrics = [json.loads(line) for line in run.metrics.read_text(encoding="utf-8").splitlines()]
+    assert [m["step"] for m in metrics if m["kind"] == "train"] == [1, 2, 3, 4]
+    assert any(m["kind"] == "eval" for m in metrics)
+    assert all(m["tokens_per_s"] > 0 for m in metrics if m["kind"] == "train")
+    report = json.loads(run.data_report.read_text(encoding="utf-8"))
+    assert report["rows_kept"] == 24 and report["eval_rows"] >= 1 and report["end_of_turn_token"] == "<|im_end|>"
+    assert len(run.heldout.read_text(encoding="utf-8").splitlines()) == report["eval_rows"]
+
+    assert main(["merge", run.root.name]) == 0
+    from transformers import AutoConfig, AutoTokenizer, GenerationConfig
+
+    tokenizer = AutoTokenizer.from_pretrained(run.merged)
+    im_end = tokenizer.convert_tokens_to_ids("<|im_end|>")
+    assert GenerationConfig.from_pretrained(run.merged).eos_token_id == im_end
+    assert AutoConfig.from_pretrained(run.merged).eos_token_id == im_end
+    assert tokenizer.chat_template and "<|im_start|>" in tokenizer.chat_template
+
+
+def test_merged_logits_equal_base_plus_adapter(installed_tiny_base, hearth_home, tmp_path):
+    from peft import LoraConfig, PeftModel, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from hearth.atomic import write_text
+    from tuner.merge import merge_run
+    from tuner.recipe import load_recipe
+
+    run = RunPaths(tmp_path / "run")
+    run.root.mkdir()
+    write_text(run.recipe, load_recipe("tiny-offline").to_yaml())
+    torch.manual_seed(0)
+    model = get_peft_model(AutoModelForCausalLM.from_pretrained(installed_tiny_base),
+                           LoraConfig(r=8, lora_alpha=16, target_modules=["q_proj", "v_proj", "down_proj"]))
+    for name, param in model.named_parameters():
+        if "lora_B" in name:  # a trained-looking adapter, not the zero init
+            torch.nn.init.normal_(param, std=0.05)
+    model.save_pretrained(run.adapter)
+    AutoTokenizer.from_pretrained(installed_tiny_base).save_pretrained(run.adapter)
+    merge_run(run)
+
+    ids = torch.tensor([[5, 17, 300, 41, 999, 7, 12]])
+    with torch.no_grad():
+        adapted = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(installed_tiny_base), run.adapter)
+        expected = adapted(ids).logits
+        merged = AutoModelForCausalLM.from_pretrained(run.merged)(ids).logits
+        base = AutoModelForCausalLM.from_pretrained(installed_tiny_base)(ids).logits
+    assert not torch.allclose(base, expected, atol=1e-3)  # the adapter changes the model...
+    torch.testing.assert_close(merged, expected, atol=1e-4, rtol=1e-4)  # ...and the merge keeps that change
+
+
+def read_events(process):
+    for line in process.stdout:
+        yield json.loads(line)
+
+
+def test_resume_after_kill_continues_the_step_count(installed_tiny_base, hearth_home, data_file):
+    from tui.commands.train import new_run
+    from tuner.recipe import load_recipe
+
+    recipe = load_recipe("tiny-offline", ["train.max_steps=8", "train.save_steps=2", "train.eval_steps=2",
+                                          "train.logging_steps=1", "train.batch_size=2"])
+    recipe.data.files = [str(data_file)]
+    run = new_run(recipe)
+    child = [sys.executable, "-m", "tuner", "train", "--run", str(run.root)]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    first = subprocess.Popen(child, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+    for event in read_events(first):
+        if event["event"] == "saved" and event["step"] >= 4:
+            first.send_signal(signal.SIGKILL)  # no chance to clean up
+            break
+    first.wait()
+    assert first.returncode == -signal.SIGKILL and not run.adapter.exists()
+    second = subprocess.run([*child, "--resume"], capture_output=True, text=True, env=env, timeout=300)
+    events = [json.loads(line) for line in second.stdout.splitlines()]
+    steps = [e["step"] for e in events if e["event"] == "step"]
+    assert second.returncode == 0, second.stderr[-2000:]
+    assert steps[0] == 5 and steps[-1] == 8  # continued from checkpoint-4, not from zero
+    assert (run.adapter / "adapter_model.safetensors").exists()
+
+
+BAD_INPUT = [
+    (lambda tmp: ["train", "--data", str(tmp / "nope.jsonl")], "no such file or directory"),
+    (lambda tmp: ["train", "--data", str(_write(tmp / "e.jsonl", ""))], "no valid rows"),
+    (lambda tmp: ["train", "--data", str(_write(tmp / "a.jsonl", '{"instruction": "x", "output": "y"}')), "--format", "messages"],
+     "no valid rows"),
+    (lambda tmp: ["train", "--recipe", str(_write(tmp / "r.yaml", "train:\n  learning_rat: 0.1\n"))], "unknown field 'train.learning_rat'"),
+    (lambda tmp: ["train", "--recipe", "no-such-recipe"], "no recipe 'no-such-recipe'"),
+    (lambda tmp: ["train", "--set", "lora.qlora=true"], "needs a CUDA GPU"),
+    (lambda tmp: ["data", "check", str(tmp / "nope.jsonl")], "no such file or directory"),
+    (lambda tmp: ["merge", "no-such-run"], "no run named 'no-such-run'"),
+]
+
+
+def _write(path, text):
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("make_args,message", BAD_INPUT)
+def test_bad_input_is_one_line_and_exit_2_with_no_run_left(tmp_path, hearth_home, capsys, make_args, message):
+    if "needs a CUDA GPU" in message and torch.cuda.is_available():
+        pytest.skip("QLoRA is allowed with CUDA")
+    assert main(make_args(tmp_path)) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and "Traceback" not in err
+    assert len(err.splitlines()) == 1 or err.count("error:") == 1
+    assert not (hearth_home / "runs").exists() or not any((hearth_home / "runs").iterdir())
+
+
+def test_data_check_reports_rejections_and_lengths(installed_tiny_base, tmp_path, capsys, data_file):
+    bad = _write(tmp_path / "mixed.jsonl", data_file.read_text(encoding="utf-8") + '\n{"messages": []}\n')
+    report_path = tmp_path / "report.json"
+    assert main(["data", "check", str(bad), "--report", str(report_path)]) == 0
+    out = capsys.readouterr().out
+    assert "24 rows kept, 1 rejected" in out and "mixed.jsonl:25" in out
+    report = json.loads(report_path.read_text(encoding="utf-8"))
+    assert report["token_length"]["p50"] > 10 and report["rejected"][0]["line"] == 25
+
+
+def test_embedding_modules_to_save_warns_about_gguf_lora():
+    from tuner.recipe import embedding_warning, load_recipe
+
+    assert embedding_warning(load_recipe("tiny-offline")) is None
+    warning = embedding_warning(load_recipe("tiny-offline", ["lora.modules_to_save=[embed_tokens, lm_head]"]))
+    assert "cannot become a GGUF LoRA" in warning
