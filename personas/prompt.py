@@ -127,8 +127,8 @@ def render_persona(card: Card, user_name: str = "你") -> PersonaPrompt:
     sections = [
         fill(card.system_prompt, original=default) if card.system_prompt.strip() else default,
         fill(card.description),
-        fill(labels["personality"]) + fill(card.personality) if card.personality.strip() else "",
-        fill(labels["scenario"]) + fill(card.scenario) if card.scenario.strip() else "",
+        fill(labels["personality"] + card.personality.strip()) if card.personality.strip() else "",
+        fill(labels["scenario"] + card.scenario.strip()) if card.scenario.strip() else "",
     ]
     return PersonaPrompt(
         system="\n\n".join(section for section in sections if section),
