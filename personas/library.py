@@ -1,5 +1,6 @@
 """Where personas come from: the built-ins shipped in this package (a folder each, holding
-`card.json` or `card.png`, and optionally `avatar.png`) and the cards a person imported,
+`card.json` or `card.png`, optionally `avatar.png`, and `dialogues.jsonl`, the chat data
+that teaches a model the voice) and the cards a person imported,
 kept as `HEARTH_HOME/personas/<slug>.json` with `<slug>.png` beside it when the card came
 with a portrait.
 
@@ -30,6 +31,8 @@ class PersonaEntry:
     source: str  # "builtin" or "imported"
     path: Path  # the card file
     portrait: Path  # the picture used when the card file has none (may not exist)
+    dialogues: Path | None = None  # a built-in's training conversations (chat `messages` JSONL)
+    problem: str | None = None  # why the card file cannot be read, if it cannot
     aliases: tuple[str, ...] = field(default=(), compare=False, repr=False)
 
 
@@ -42,11 +45,15 @@ def slugify(text: str) -> str:
     return re.sub(r"[\W_]+", "-", text.strip().lower()).strip("-")
 
 
-def _entry(name: str, source: str, path: Path, portrait: Path) -> PersonaEntry:
-    card = load_card(path)
+def _entry(name: str, source: str, path: Path, portrait: Path, dialogues: Path | None = None) -> PersonaEntry:
+    try:
+        card = load_card(path)
+    except UserError as exc:
+        # One damaged import must not hide every other persona; using it names the problem.
+        return PersonaEntry(name, "?", source, path, portrait, dialogues, str(exc), (name.casefold(),))
     names = {name, card.name, slugify(card.name), card.nickname or ""}
     aliases = tuple(sorted(alias.casefold() for alias in names if alias))
-    return PersonaEntry(name, card.name, source, path, portrait, aliases)
+    return PersonaEntry(name, card.name, source, path, portrait, dialogues, None, aliases)
 
 
 def builtin_personas() -> list[PersonaEntry]:
@@ -54,7 +61,10 @@ def builtin_personas() -> list[PersonaEntry]:
     for folder in sorted(p for p in BUILTIN_ROOT.iterdir() if p.is_dir()):
         card_file = next((folder / n for n in BUILTIN_CARD_FILES if (folder / n).is_file()), None)
         if card_file is not None:
-            entries.append(_entry(folder.name, "builtin", card_file, folder / "avatar.png"))
+            dialogues = folder / "dialogues.jsonl"
+            entries.append(
+                _entry(folder.name, "builtin", card_file, folder / "avatar.png", dialogues if dialogues.is_file() else None)
+            )
     return entries
 
 
@@ -71,7 +81,7 @@ def list_personas() -> list[PersonaEntry]:
 
 
 def load_entry(entry: PersonaEntry) -> Card:
-    card = load_card(entry.path)
+    card = load_card(entry.path)  # a damaged file raises its own clear error here
     if card.image is None and entry.portrait.is_file():
         card.image = entry.portrait.read_bytes()
     return card

@@ -37,17 +37,18 @@ def expand(text: str, *, char: str, user: str, original: str = "") -> str:
     return _PATTERN.sub(swap, text)
 
 
-def speaker_pattern(*, char_names: list[str], user_names: list[str]) -> re.Pattern:
+def speaker_pattern(char_names: list[str]) -> re.Pattern:
     """A regex for `Speaker: text` at the start of a line of example dialogue. Group `user`
-    or `char` says who speaks, `rest` is the text. Speakers are the macros and the literal
-    names (some cards write `Aqua:` instead of `{{char}}:`); a full-width colon counts too."""
+    or `char` says who speaks, `rest` is the text. Speakers are the macros and the
+    character's names (some cards write `Aqua:` instead of `{{char}}:`); a full-width colon
+    counts too. The person's name is not a speaker: a card's author never knows it."""
 
     def alternatives(kind: str, names: list[str]) -> str:
         literal = sorted({name.strip() for name in names if name.strip()}, key=len, reverse=True)
         return "|".join([pattern for k, pattern in MACROS if k == kind] + [re.escape(name) for name in literal])
 
     return re.compile(
-        rf"^\s*(?:(?P<user>{alternatives('user', user_names)})|(?P<char>{alternatives('char', char_names)}))"
+        rf"^\s*(?:(?P<user>{alternatives('user', [])})|(?P<char>{alternatives('char', char_names)}))"
         r"\s*[:：]\s?(?P<rest>.*)$",
         re.IGNORECASE,
     )

@@ -94,7 +94,7 @@ def parse_examples(mes_example: str, *, char_names: list[str], expand_text: Call
     """Each `<START>` block as messages. A `{{user}}:`/`<USER>:` line starts a user message, a
     `{{char}}:`/`<BOT>:`/`Name:` line an assistant one; other lines continue the message
     before them. Text before the first speaker is narration and goes with the character."""
-    speaker = speaker_pattern(char_names=char_names, user_names=[])
+    speaker = speaker_pattern(char_names)
     blocks = []
     for block in _EXAMPLE_SEPARATOR.split(mes_example):
         messages: list[dict] = []

@@ -113,3 +113,24 @@ def test_export_to_an_unknown_extension_is_refused(tmp_path, capsys):
     assert main(["persona", "export", "linzhi", str(tmp_path / "card.yaml")]) == 2
     assert ".png or .json" in capsys.readouterr().err
     assert not (tmp_path / "card.yaml").exists()
+
+
+def test_a_damaged_import_does_not_hide_the_others(tmp_path, capsys, v2_dict):
+    path = tmp_path / "aqua.json"
+    path.write_text(json.dumps(v2_dict), encoding="utf-8")
+    assert main(["persona", "import", str(path)]) == 0
+    (imported_dir() / "aqua.json").write_text("{broken", encoding="utf-8")
+    assert find_persona("linzhi").name == "林栀"
+    assert main(["persona", "list"]) == 0
+    assert "unreadable" in capsys.readouterr().out
+    with pytest.raises(UserError, match="not valid JSON"):
+        find_persona("aqua")
+
+
+def test_builtin_dialogues_are_chat_conversations():
+    entry = next(e for e in list_personas() if e.name == "linzhi")
+    lines = entry.dialogues.read_text(encoding="utf-8").splitlines()
+    assert lines
+    for line in lines:
+        roles = [message["role"] for message in json.loads(line)["messages"]]
+        assert set(roles) <= {"system", "user", "assistant"} and "assistant" in roles

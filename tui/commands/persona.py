@@ -23,7 +23,8 @@ def list_command(args: argparse.Namespace) -> int:
     for column in ("name", "character", "source", "card file"):
         table.add_column(column, overflow="fold")
     for entry in list_personas():
-        table.add_row(Text(entry.name), Text(entry.character), entry.source, Text(str(entry.path)))
+        character = Text(f"unreadable: {entry.problem}", style="red") if entry.problem else Text(entry.character)
+        table.add_row(Text(entry.name), character, entry.source, Text(str(entry.path)))
     _console().print(table)
     return 0
 
