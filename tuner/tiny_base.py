@@ -37,6 +37,7 @@ BUNDLED_CORPUS = [
     ("spreads", "readings-sample.jsonl"),
     ("spreads", "deck.json"),
 ]
+PRETRAIN_SECONDS_CAP = 20  # stays inside the 30 s promise on a slow or busy machine
 FALLBACK_TEXT = (
     "Hello! How are you today? I am fine, thank you. 你好，今天过得怎么样？我很好，谢谢。"
     "The quick brown fox jumps over the lazy dog 0123456789. 塔罗牌：愚人(正位)，星币十(逆位)。"
@@ -52,7 +53,7 @@ class TinyShape:
     num_attention_heads: int = 4
     num_key_value_heads: int = 2
     max_position_embeddings: int = 4096
-    pretrain_steps: int = 120
+    pretrain_steps: int = 200
     seed: int = 0
 
 
@@ -149,13 +150,23 @@ def build_tiny_base(out_dir: str | Path, shape: TinyShape | None = None) -> Path
     return Path(out_dir)
 
 
+def bundled_conversations() -> list[list[dict]]:
+    """The bundled dialogues as chat messages (what the short pretraining pass reads)."""
+    try:
+        raw = resources.files("personas").joinpath("linzhi/dialogues.jsonl").read_text(encoding="utf-8")
+    except (FileNotFoundError, ModuleNotFoundError):
+        return []
+    return [json.loads(line)["messages"] for line in raw.splitlines() if line.strip()]
+
+
 def _pretrain(model, tokenizer, texts: list[str], shape: TinyShape) -> None:
-    """A few steps of next-token prediction on the bundled texts, rendered as chats, so the
-    base model writes the corpus' characters and has seen `<|im_end|>` end a turn."""
+    """A few seconds of next-token prediction on the bundled dialogues rendered with the chat
+    template (and the other texts as plain text), so the base writes the corpus' language and has
+    learned that `<|im_end|>` ends a turn — the demo's chat then says something and stops."""
     if shape.pretrain_steps <= 0:
         return
-    rendered = [f"<|im_start|>assistant\n{t}<|im_end|>\n" for t in texts]
-    ids = tokenizer("".join(rendered), add_special_tokens=False)["input_ids"]
+    documents = [tokenizer.apply_chat_template(c, tokenize=False) for c in bundled_conversations()] or texts
+    ids = [i for d in documents for i in tokenizer(d, add_special_tokens=False)["input_ids"]]
     block, batch = 128, 8
     data = torch.tensor(ids[: (len(ids) // block) * block]).view(-1, block)
     if len(data) == 0:
@@ -166,11 +177,10 @@ def _pretrain(model, tokenizer, texts: list[str], shape: TinyShape) -> None:
     started = time.perf_counter()
     for step in range(shape.pretrain_steps):
         rows = data[torch.randint(len(data), (batch,), generator=generator)]
-        loss = model(input_ids=rows, labels=rows).loss
-        loss.backward()
+        model(input_ids=rows, labels=rows).loss.backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
-        if time.perf_counter() - started > 20:  # stay well inside the 30 s promise on slow machines
+        if time.perf_counter() - started > PRETRAIN_SECONDS_CAP:
             break
     model.eval()
 
