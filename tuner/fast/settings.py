@@ -36,12 +36,25 @@ class FastSettings:
     memory_fraction: float = 0.85
     """Share of the GPU's free memory the "auto" budget may plan to fill."""
 
+    memory_limit_gib: float | None = None
+    """Optional hard ceiling (GiB of GPU memory) for the "auto" budget, below the free memory:
+    for sharing a GPU, or to show the run fits a smaller card."""
+
+    min_steps_per_epoch: int = 16
+    """The "auto" budget is capped so one epoch still has at least this many optimizer steps:
+    a huge budget on a small data set would leave too few updates to learn from."""
+
     chunked_loss: bool = True
     """Cross-entropy on the assistant positions only, computed through the output head in chunks,
     so the [tokens, vocabulary] logits (151k columns for Qwen) never exist all at once."""
 
-    loss_chunk_tokens: int = 2048
-    """Positions per loss chunk: each chunk holds [loss_chunk_tokens, vocabulary] logits in fp32."""
+    loss_chunk_tokens: int = 1024
+    """Positions per loss chunk: each chunk holds [loss_chunk_tokens, vocabulary] logits in fp32
+    (about 600 MB for Qwen's 151,936-token vocabulary at 1024)."""
+
+    attention: str = "auto"
+    """"auto": FlashAttention varlen kernels (through PyTorch) on CUDA when packing, so packed
+    conversations cost only their own attention; "sdpa": transformers' SDPA with a block mask."""
 
     gradient_checkpointing: str = "auto"
     """"auto": on only when the model would not otherwise fit a useful budget; "on"/"off" force it."""
@@ -71,5 +84,11 @@ class FastSettings:
             raise UserError("must be at least 16", where="recipe fast.loss_chunk_tokens")
         if not 0.1 <= self.memory_fraction <= 0.98:
             raise UserError("must be between 0.1 and 0.98", where="recipe fast.memory_fraction")
+        if self.attention not in ("auto", "sdpa"):
+            raise UserError(f"must be auto or sdpa, not {self.attention!r}", where="recipe fast.attention")
+        if self.memory_limit_gib is not None and self.memory_limit_gib <= 0:
+            raise UserError("must be a positive number of GiB", where="recipe fast.memory_limit_gib")
+        if self.min_steps_per_epoch < 1:
+            raise UserError("must be at least 1", where="recipe fast.min_steps_per_epoch")
         if self.max_token_budget < 64:
             raise UserError("must be at least 64", where="recipe fast.max_token_budget")

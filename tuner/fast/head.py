@@ -1,0 +1,59 @@
+"""A second way through a causal LM's forward: backbone, then the chunked loss on target positions.
+
+`model(..., labels=..., hearth_loss=True)` returns the summed cross-entropy, the number of target
+tokens and the top-1 hits, without ever building the logits. The call still goes through
+`model(...)` (and so through PEFT and DDP wrappers, whose gradient hooks depend on it); without
+`hearth_loss` the forward is the model's own, so generation and evaluation are untouched.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import MethodType
+
+import torch
+from transformers.utils import ModelOutput
+
+from tuner.fast.chunked_loss import chunked_cross_entropy
+
+IGNORE_INDEX = -100
+
+
+@dataclass
+class ChunkedLossOutput(ModelOutput):
+    loss_sum: torch.Tensor | None = None
+    num_tokens: torch.Tensor | None = None
+    num_correct: torch.Tensor | None = None
+
+
+def install_chunked_head(causal_lm: torch.nn.Module, chunk_tokens: int) -> None:
+    """Teach `causal_lm.forward` the `hearth_loss=True` switch (idempotent; updates the chunk size)."""
+    causal_lm._hearth_loss_chunk_tokens = chunk_tokens
+    if getattr(causal_lm, "_hearth_head_installed", False):
+        return
+    original_forward = causal_lm.forward
+
+    def forward(self, *args, hearth_loss: bool = False, labels=None, **kwargs):
+        if not hearth_loss:
+            if labels is not None:
+                kwargs["labels"] = labels
+            return original_forward(*args, **kwargs)
+        kwargs = {key: value for key, value in kwargs.items() if value is not None}
+        kwargs.pop("num_items_in_batch", None)
+        kwargs["use_cache"] = False
+        backbone = getattr(self, self.base_model_prefix)
+        hidden = backbone(*args, **kwargs).last_hidden_state[:, :-1]
+        targets = labels[:, 1:].to(hidden.device)
+        keep = targets != IGNORE_INDEX
+        head = self.get_output_embeddings()
+        loss_sum, num_correct = chunked_cross_entropy(
+            hidden[keep],
+            head.weight,
+            targets[keep],
+            bias=head.bias,
+            chunk_tokens=self._hearth_loss_chunk_tokens,
+        )
+        return ChunkedLossOutput(loss_sum=loss_sum, num_tokens=keep.sum(), num_correct=num_correct)
+
+    causal_lm.forward = MethodType(forward, causal_lm)
+    causal_lm._hearth_head_installed = True

@@ -1,0 +1,125 @@
+"""Which parts of the fast path run for this recipe on this machine, decided in one place.
+
+`choose_fast_path(settings, model, has_cuda)` returns a `FastPath`: the trainer class to build,
+the collator, the SFTConfig fields to override, and a one-line description for the run log.
+With the fast path off it returns TRL's own `SFTTrainer` and no overrides, so the plain trainer
+is exactly what it would be without this package.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass, field
+
+import torch
+from trl import SFTTrainer
+
+from hearth.errors import UserError
+from tuner.fast.attention import ATTENTION_NAME, varlen_kernel_available
+from tuner.fast.packing import PackedCollator
+from tuner.fast.settings import FastSettings
+
+# Model families whose decoder layers the Liger kernels know (liger-kernel's own table is larger;
+# these are the ones hearth's recipes use and the benchmark checked).
+LIGER_MODEL_TYPES = ("qwen2", "llama", "mistral", "qwen3")
+
+
+def liger_installed() -> bool:
+    return importlib.util.find_spec("liger_kernel") is not None
+
+
+def _switch(value: str, has_cuda: bool) -> bool | None:
+    """"on" -> True, "off" -> False, "auto" -> None (decided later or by the device)."""
+    return {"on": True, "off": False, "auto": None}[value]
+
+
+def _uses_sliding_window(config) -> bool:
+    return "sliding_attention" in (getattr(config, "layer_types", None) or ()) or bool(
+        getattr(config, "use_sliding_window", False)
+    )
+
+
+@dataclass
+class FastPath:
+    enabled: bool
+    settings: FastSettings
+    packing: bool = False
+    chunked_loss: bool = False
+    attention: str | None = None  # attn_implementation to set, or None to leave the model's
+    liger: bool = False
+    checkpointing: bool | None = None  # None: decided by the token-budget probe
+    compile: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def trainer_class(self) -> type[SFTTrainer]:
+        if not self.enabled:
+            return SFTTrainer
+        from tuner.fast.trainer import FastSFTTrainer
+
+        return type("FastSFTTrainer", (FastSFTTrainer,), {"fast_path": self})
+
+    def data_collator(self, tokenizer):
+        """The collator for the trainer, or None to keep TRL's padding collator."""
+        if not (self.enabled and self.packing):
+            return None
+        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+        return PackedCollator(pad_token_id=pad)
+
+    @property
+    def sft_config_overrides(self) -> dict:
+        if not self.enabled:
+            return {}
+        overrides = {
+            # A NaN check on every micro-step forces a GPU sync; the loss is still logged as is.
+            "logging_nan_inf_filter": False,
+            # Packs replace TRL's own padding-free/packing modes.
+            "packing": False,
+            "padding_free": False,
+        }
+        # Activation checkpointing is switched on the model by the trainer (after the token-budget
+        # probe for "auto"), so the config keeps it off and TRL does not wrap the model for it.
+        return overrides
+
+    def describe(self) -> str:
+        if not self.enabled:
+            return "fast path off: plain TRL trainer"
+        parts = [
+            f"packing {'on' if self.packing else 'off'} (budget {self.settings.token_budget})",
+            f"chunked loss {'on' if self.chunked_loss else 'off'}",
+            f"attention {self.attention or 'model default'}",
+            f"liger {'on' if self.liger else 'off'}",
+            "checkpointing " + {True: "on", False: "off", None: "auto"}[self.checkpointing],
+            f"compile {'on' if self.compile else 'off'}",
+        ]
+        return "fast path: " + ", ".join(parts) + "".join(f"; {note}" for note in self.notes)
+
+
+def choose_fast_path(settings: FastSettings, model: torch.nn.Module, has_cuda: bool) -> FastPath:
+    enabled = {"on": True, "off": False, "auto": has_cuda}[settings.enabled]
+    if not enabled:
+        return FastPath(enabled=False, settings=settings)
+    config = model.config
+    path = FastPath(enabled=True, settings=settings, packing=settings.packing, chunked_loss=settings.chunked_loss)
+    path.checkpointing = _switch(settings.gradient_checkpointing, has_cuda)
+    if not has_cuda and path.checkpointing is None:
+        path.checkpointing = False  # the probe needs a GPU; on CPU memory is rarely the limit for tests
+    path.compile = settings.compile
+
+    if settings.packing and settings.attention == "auto" and not _uses_sliding_window(config):
+        path.attention = ATTENTION_NAME
+        if has_cuda and not varlen_kernel_available():
+            path.notes.append("this PyTorch has no FlashAttention varlen kernel: packed attention runs per conversation")
+    elif settings.packing:
+        path.attention = "sdpa"  # transformers builds the block mask from the restarting position ids
+
+    wants_liger = _switch(settings.liger, has_cuda)
+    liger_fits = has_cuda and liger_installed() and getattr(config, "model_type", "") in LIGER_MODEL_TYPES
+    if wants_liger is True and not liger_fits:
+        raise UserError(
+            "needs CUDA, the liger-kernel package (pip install liger-kernel) and a Qwen2/Llama/Mistral model; "
+            "set it to auto or off",
+            where="recipe fast.liger",
+        )
+    path.liger = liger_fits if wants_liger is None else wants_liger
+    return path

@@ -1,0 +1,123 @@
+"""The largest token budget per micro-step that fits the GPU, found without crashing.
+
+Peak memory of a training step grows linearly with the tokens in it (activations, loss chunks)
+on top of a fixed part (weights, adapter, optimizer). Two probe steps on worst-case packs
+(conversations of the maximum length, every position a target) give the line; the budget is read
+off it at the memory limit, rounded down, and confirmed by a third probe that backs off on
+out-of-memory. Probes catch `torch.OutOfMemoryError`, so nothing crashes while searching.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+BUDGET_GRANULE = 256  # budgets are multiples of this: tidy shapes for the matrix units
+BACKOFF = 0.85
+MAX_CONFIRM_TRIES = 5
+
+
+@dataclass
+class BudgetProbe:
+    budget: int
+    peak_bytes: int | None  # None: out of memory
+
+
+@dataclass
+class BudgetChoice:
+    budget: int
+    peak_bytes: int
+    limit_bytes: int
+    probes: list[BudgetProbe]
+
+    def describe(self) -> str:
+        gib = 1024**3
+        tried = ", ".join(
+            f"{p.budget}:{'OOM' if p.peak_bytes is None else f'{p.peak_bytes / gib:.1f}GiB'}" for p in self.probes
+        )
+        return (
+            f"token budget {self.budget} (peak {self.peak_bytes / gib:.1f} of {self.limit_bytes / gib:.1f} GiB; "
+            f"probes {tried})"
+        )
+
+
+def release_memory() -> None:
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def memory_limit_bytes(fraction: float, limit_gib: float | None, reserve_bytes: int = 0) -> int:
+    """Peak allocated bytes a step may reach: what is held now plus a share of what is free."""
+    release_memory()
+    free, _total = torch.cuda.mem_get_info()
+    limit = torch.cuda.memory_allocated() + int(free * fraction) - reserve_bytes
+    if limit_gib is not None:
+        limit = min(limit, int(limit_gib * 1024**3) - reserve_bytes)
+    return limit
+
+
+def probe_peak(step: Callable[[int], None], budget: int) -> int | None:
+    """Peak allocated bytes of one `step(budget)`, or None if it ran out of memory."""
+    release_memory()
+    torch.cuda.reset_peak_memory_stats()
+    try:
+        step(budget)
+        torch.cuda.synchronize()
+        peak = torch.cuda.max_memory_allocated()
+    except torch.OutOfMemoryError:
+        peak = None
+    release_memory()
+    return peak
+
+
+def _round_down(budget: float) -> int:
+    return max(BUDGET_GRANULE, int(budget) // BUDGET_GRANULE * BUDGET_GRANULE)
+
+
+def fit_token_budget(
+    step: Callable[[int], None],
+    *,
+    limit_bytes: int,
+    smallest: int,
+    largest: int,
+    probe: Callable[[Callable[[int], None], int], int | None] = probe_peak,
+) -> BudgetChoice | None:
+    """Largest budget in [smallest, largest] whose step peaks under `limit_bytes`; None if even
+    `smallest` does not fit."""
+    smallest, largest = _round_down(smallest), max(_round_down(largest), _round_down(smallest))
+    probes: list[BudgetProbe] = []
+
+    def measure(budget: int) -> int | None:
+        peak = probe(step, budget)
+        probes.append(BudgetProbe(budget, peak))
+        return peak
+
+    low_peak = measure(smallest)
+    if low_peak is None or low_peak > limit_bytes:
+        return None
+    if smallest == largest:
+        return BudgetChoice(smallest, low_peak, limit_bytes, probes)
+    second = min(largest, smallest * 2)
+    second_peak = measure(second)
+    if second_peak is not None and second_peak <= limit_bytes:
+        per_token = max((second_peak - low_peak) / (second - smallest), 1.0)
+        estimate = second + (limit_bytes - second_peak) / per_token
+        best = BudgetChoice(second, second_peak, limit_bytes, probes)
+    else:
+        estimate = (smallest + second) / 2
+        best = BudgetChoice(smallest, low_peak, limit_bytes, probes)
+    candidate = min(largest, _round_down(estimate * 0.97))  # a little headroom for fragmentation
+    for _ in range(MAX_CONFIRM_TRIES):
+        if candidate <= best.budget:
+            break
+        peak = measure(candidate)
+        if peak is not None and peak <= limit_bytes:
+            best = BudgetChoice(candidate, peak, limit_bytes, probes)
+            break
+        candidate = _round_down(candidate * BACKOFF)
+    best.probes = probes
+    return best

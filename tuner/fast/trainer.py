@@ -1,0 +1,236 @@
+"""`FastSFTTrainer`: TRL's SFTTrainer with packed token-budget batches and the chunked loss.
+
+Everything TRL does around the step (optimizer, schedule, logging, checkpoints, evaluation, PEFT,
+accelerate) is unchanged. What changes:
+- the training/eval data loaders yield packs of whole conversations up to a token budget
+  (`packing.py`), the budget found by probing the GPU (`token_budget.py`);
+- the loss is the same token-mean cross-entropy as TRL's (sum over target tokens divided by the
+  number of target tokens in the optimizer step), computed by `head.py` without logits;
+- metrics stay on the GPU until a log line is written, so no step waits on a `.item()`;
+- attention runs per conversation (`attention.py`), Liger's fused layers when installed, and
+  activation checkpointing only when the probe shows memory needs it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import torch
+from torch.utils.data import DataLoader
+from trl import SFTTrainer
+
+from tuner.fast.attention import register_varlen_attention
+from tuner.fast.head import install_chunked_head
+from tuner.fast.packing import PackedCollator, TokenBudgetBatchSampler
+from tuner.fast.plan import FastPath
+from tuner.fast.token_budget import BudgetChoice, fit_token_budget, memory_limit_bytes, release_memory
+
+CPU_TOKEN_BUDGET = 4096
+# Without checkpointing a step keeps every layer's activations. Below this many tokens per step,
+# a small model is limited by kernel launches, not arithmetic, so checkpointing with a larger
+# budget is faster (measured on an H100, docs/benchmarks.md).
+MIN_BUDGET_WITHOUT_CHECKPOINTING = 16384
+OPTIMIZER_BYTES_PER_TRAINABLE = 12  # AdamW's two fp32 moments + slack; grads are in the probe's peak
+
+
+def _causal_lm(model: torch.nn.Module) -> torch.nn.Module:
+    return model.get_base_model() if hasattr(model, "get_base_model") else model
+
+
+def _set_checkpointing(model: torch.nn.Module, on: bool) -> None:
+    if on:
+        kwargs = {"use_reentrant": False}
+        if hasattr(model, "activation_checkpointing_enable"):
+            model.activation_checkpointing_enable(activation_checkpointing_kwargs=kwargs)
+        else:
+            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
+    else:
+        disable = getattr(model, "activation_checkpointing_disable", None) or model.gradient_checkpointing_disable
+        disable()
+
+
+def apply_liger_kernels(causal_lm: torch.nn.Module) -> None:
+    """Liger's fused RMSNorm, RoPE and SwiGLU on this model (its loss kernels stay off: ours runs)."""
+    from liger_kernel.transformers.monkey_patch import _apply_liger_kernel_to_instance
+
+    _apply_liger_kernel_to_instance(
+        model=causal_lm, rope=True, rms_norm=True, swiglu=True, cross_entropy=False, fused_linear_cross_entropy=False
+    )
+
+
+class FastSFTTrainer(SFTTrainer):
+    fast_path: FastPath  # bound by FastPath.trainer_class
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        path = self.fast_path
+        causal_lm = _causal_lm(self.model)
+        if path.attention == "hearth_varlen":
+            register_varlen_attention()
+        if path.attention:
+            causal_lm.set_attn_implementation(path.attention)
+        if path.liger:
+            apply_liger_kernels(causal_lm)
+        if path.chunked_loss:
+            install_chunked_head(causal_lm, path.settings.loss_chunk_tokens)
+        if path.checkpointing:
+            _set_checkpointing(self.model, True)
+        if path.compile:
+            for layer in getattr(causal_lm, causal_lm.base_model_prefix).layers:
+                layer.compile(dynamic=True)
+        if path.packing and not isinstance(self.data_collator, PackedCollator):
+            pad = self.processing_class.pad_token_id
+            self.data_collator = PackedCollator(pad_token_id=pad if pad is not None else 0)
+        self.budget_choice: BudgetChoice | None = None
+        self.token_budget: int | None = None
+        self._fast_sums = {mode: defaultdict(lambda: torch.zeros((), dtype=torch.long)) for mode in ("train", "eval")}
+
+    # ----- data: packs of whole conversations up to the token budget -----
+
+    def _lengths(self, dataset) -> list[int]:
+        return [len(ids) for ids in dataset["input_ids"]]
+
+    def _packed_loader(self, dataset, budget: int, shuffle: bool) -> DataLoader:
+        sampler = TokenBudgetBatchSampler(self._lengths(dataset), budget, shuffle=shuffle, seed=self.args.seed)
+        loader = DataLoader(
+            dataset,
+            batch_sampler=sampler,
+            collate_fn=self.data_collator,
+            num_workers=self.args.dataloader_num_workers,
+            pin_memory=self.args.dataloader_pin_memory,
+        )
+        return self.accelerator.prepare(loader)
+
+    def get_train_dataloader(self) -> DataLoader:
+        if not self.fast_path.packing:
+            return super().get_train_dataloader()
+        lengths = self._lengths(self.train_dataset)
+        if self.token_budget is None:
+            self.token_budget = self._resolve_budget(lengths)
+        return self._packed_loader(self.train_dataset, self.token_budget, shuffle=True)
+
+    def get_eval_dataloader(self, eval_dataset=None) -> DataLoader:
+        if not self.fast_path.packing:
+            return super().get_eval_dataloader(eval_dataset)
+        dataset = eval_dataset if eval_dataset is not None else self.eval_dataset
+        if isinstance(dataset, str):
+            dataset = self.eval_dataset[dataset]
+        lengths = self._lengths(dataset)
+        budget = self.token_budget or max(CPU_TOKEN_BUDGET, max(lengths, default=1))
+        return self._packed_loader(dataset, max(budget, max(lengths, default=1)), shuffle=False)
+
+    # ----- the token budget -----
+
+    def _budget_ceiling(self, lengths: list[int]) -> int:
+        """Cap so an epoch keeps `min_steps_per_epoch` optimizer steps (never below the longest row)."""
+        settings = self.fast_path.settings
+        world = self.accelerator.num_processes
+        per_step = max(1, settings.min_steps_per_epoch * self.args.gradient_accumulation_steps * world)
+        return max(max(lengths, default=1), min(settings.max_token_budget, sum(lengths) // per_step))
+
+    def _resolve_budget(self, lengths: list[int]) -> int:
+        settings = self.fast_path.settings
+        longest = max(lengths, default=1)
+        if isinstance(settings.token_budget, int):
+            budget = max(settings.token_budget, longest)
+        elif not torch.cuda.is_available():
+            budget = max(min(CPU_TOKEN_BUDGET, self._budget_ceiling(lengths)), longest)
+        else:
+            budget = self._probe_budget(lengths)
+        if self.accelerator.num_processes > 1:  # every rank must take the same number of packs
+            shared = torch.tensor([budget], device=self.accelerator.device)
+            budget = int(self.accelerator.gather(shared).min())
+        return budget
+
+    def _probe_budget(self, lengths: list[int]) -> int:
+        settings = self.fast_path.settings
+        longest = max(lengths)
+        ceiling = self._budget_ceiling(lengths)
+        trainable = sum(p.numel() for p in self.model.parameters() if p.requires_grad)
+        limit = memory_limit_bytes(
+            settings.memory_fraction, settings.memory_limit_gib, trainable * OPTIMIZER_BYTES_PER_TRAINABLE
+        )
+        smallest = min(ceiling, max(2 * longest, 1024))
+
+        def step(budget: int) -> None:
+            self._probe_step(budget, longest)
+
+        def fit() -> BudgetChoice | None:
+            return fit_token_budget(step, limit_bytes=limit, smallest=smallest, largest=ceiling)
+
+        choice = None
+        if self.fast_path.checkpointing is not True:
+            choice = fit()
+            useful = min(MIN_BUDGET_WITHOUT_CHECKPOINTING, ceiling)
+            if self.fast_path.checkpointing is None and (choice is None or choice.budget < useful):
+                choice = None
+        if choice is None:
+            if self.fast_path.checkpointing is False:
+                raise torch.OutOfMemoryError(
+                    f"a step of {smallest} tokens does not fit in GPU memory without activation checkpointing; "
+                    "set fast.gradient_checkpointing to auto or on"
+                )
+            _set_checkpointing(self.model, True)
+            self.fast_path.checkpointing = True
+            choice = fit()
+        elif self.fast_path.checkpointing is None:
+            self.fast_path.checkpointing = False
+        if choice is None:
+            raise torch.OutOfMemoryError(
+                f"a step of {smallest} tokens does not fit in GPU memory even with activation checkpointing; "
+                "lower the recipe's max length, use QLoRA, or free the GPU"
+            )
+        self.budget_choice = choice
+        return max(choice.budget, longest)
+
+    def _probe_step(self, budget: int, row_length: int) -> None:
+        """One forward+backward on a worst-case pack: full-length rows, every position a target."""
+        vocab = self.model.config.vocab_size if hasattr(self.model, "config") else 1000
+        generator = torch.Generator().manual_seed(budget)
+        rows, left = [], budget
+        while left > 0:
+            size = min(row_length, left)
+            ids = torch.randint(0, vocab, (size,), generator=generator).tolist()
+            rows.append({"input_ids": ids, "labels": ids})
+            left -= size
+        inputs = self._prepare_inputs(self.data_collator(rows))
+        self.model.train()
+        try:
+            with self.compute_loss_context_manager():
+                loss = self.compute_loss(self.model, inputs)
+            loss.backward()
+        finally:
+            self.model.zero_grad(set_to_none=True)
+            self._fast_sums["train"].clear()
+            release_memory()
+
+    # ----- the loss -----
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        if not self.fast_path.chunked_loss or return_outputs:
+            return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+        mode = "train" if self.model.training else "eval"
+        outputs = model(**inputs, hearth_loss=True)
+        denominator = outputs.num_tokens if num_items_in_batch is None else num_items_in_batch
+        loss = outputs.loss_sum / torch.as_tensor(denominator, device=outputs.loss_sum.device).clamp(min=1)
+        if self.args.average_tokens_across_devices and num_items_in_batch is not None:
+            loss = loss * (self.accelerator.num_processes // self.get_tp_size())
+        sums = self._fast_sums[mode]
+        device = outputs.num_tokens.device
+        sums["targets"] = sums["targets"].to(device) + outputs.num_tokens.detach()
+        sums["correct"] = sums["correct"].to(device) + outputs.num_correct.detach()
+        if mode == "train":
+            self._total_train_tokens += inputs["input_ids"].numel() * self.accelerator.num_processes
+        return loss
+
+    def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
+        mode = "train" if self.model.training else "eval"
+        sums = self._fast_sums[mode]
+        if self.fast_path.chunked_loss and "targets" in sums:
+            targets = self.accelerator.gather_for_metrics(sums["targets"]).sum()
+            correct = self.accelerator.gather_for_metrics(sums["correct"]).sum()
+            self._metrics[mode]["mean_token_accuracy"] = [(correct / targets.clamp(min=1)).item()]
+            if mode == "train":
+                self._metrics[mode]["num_tokens"] = [self._total_train_tokens]
+            sums.clear()
+        super().log(logs, start_time)
