@@ -21,6 +21,12 @@ def verbose() -> bool:
     return os.environ.get("HEARTH_VERBOSE") == "1"
 
 
+def _baseline_level() -> int:
+    """Outside a capture, llama-cpp-python's log callback passes only errors (everything with --verbose);
+    its own default (NOTSET) would print every debug line llama.cpp makes during decoding."""
+    return logging.DEBUG if verbose() else logging.ERROR
+
+
 @dataclass
 class Captured:
     text: str = ""
@@ -37,13 +43,9 @@ def native_output(level: int = logging.ERROR) -> Iterator[Captured]:
     per-tensor lines). Shown live instead when HEARTH_VERBOSE=1."""
     captured = Captured()
     logger = logging.getLogger("llama-cpp-python")
-    old_level = logger.level
     if verbose():
         logger.setLevel(logging.DEBUG)
-        try:
-            yield captured
-        finally:
-            logger.setLevel(old_level)
+        yield captured
         return
     sys.stdout.flush()
     sys.stderr.flush()
@@ -59,7 +61,7 @@ def native_output(level: int = logging.ERROR) -> Iterator[Captured]:
             logger.setLevel(level)
             yield captured
         finally:
-            logger.setLevel(old_level)
+            logger.setLevel(_baseline_level())
             sys.stderr.flush()
             sys.stderr.close()
             sys.stderr = old_stderr
@@ -78,6 +80,7 @@ def open_llama(path: Path, **kwargs) -> Iterator["llama_cpp.Llama"]:  # noqa: F8
     kwargs.setdefault("n_threads", os.cpu_count() or 1)
     with native_output():
         llm = Llama(str(path), verbose=verbose(), **kwargs)
+    logging.getLogger("llama-cpp-python").setLevel(_baseline_level())  # Llama() set its own
     try:
         yield llm
     finally:
