@@ -1,0 +1,112 @@
+"""A trained run → `runs/<id>/gguf/`: the merged model as f16 GGUF, each requested quantization,
+optionally the LoRA adapter as GGUF (with the base model's f16 GGUF it applies to), an Ollama
+Modelfile, and `export.json`, the fidelity report of every file.
+
+Everything is built in a staging directory beside `gguf/` (each file under a temporary name,
+renamed when complete) and swapped in at the end: an interrupted export leaves nothing that looks
+finished, and a finished one always has its report.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+import yaml
+
+from exporter.convert import convert_hf_to_gguf
+from exporter.lora import adapter_base_dir, export_lora
+from exporter.modelfile import modelfile_text
+from exporter.quantize import QUANT_TYPES, quantize_gguf
+from exporter.verify import VerifyContext, summary_lines, verify_gguf, verify_lora
+from hearth.atomic import atomic_dir, write_json, write_text
+from hearth.errors import UserError
+from hearth.paths import RunPaths
+
+Emit = Callable[..., None]
+
+
+def _system_prompt(run: RunPaths) -> str | None:
+    if not run.recipe.is_file():
+        return None
+    recipe = yaml.safe_load(run.recipe.read_text(encoding="utf-8")) or {}
+    prompt = recipe.get("system_prompt") if isinstance(recipe, dict) else None
+    return prompt.strip() if isinstance(prompt, str) and prompt.strip() else None
+
+
+def export_run(run_paths: RunPaths, quants=("q8_0",), lora: bool = False, emit: Emit | None = None) -> dict:
+    """Export one run; returns the report also written to gguf/export.json."""
+    emit = emit or (lambda *a, **k: None)
+    run = run_paths
+    if not (run.merged / "config.json").is_file():
+        raise UserError("this run has no merged model (merged/config.json); finish training, which merges the "
+                        "adapter, before exporting", where=str(run.root))
+    unknown = [q for q in quants if q not in QUANT_TYPES]
+    if unknown:
+        raise UserError(f"unknown quantization type {', '.join(unknown)}; choose from {', '.join(QUANT_TYPES)}")
+    name = run.root.name
+    started = time.perf_counter()
+    system_prompt = _system_prompt(run)
+    context = VerifyContext(run.merged, heldout=run.heldout if run.heldout.is_file() else None,
+                            system_prompt=system_prompt)
+    report: dict = {"run": name, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                    "files": [], "quantize": []}
+    with atomic_dir(run.gguf) as stage:
+        f16 = stage / f"{name}-f16.gguf"
+        emit("stage", message="converting the merged model to f16 GGUF")
+        convert_hf_to_gguf(run.merged, f16, "f16", name=name, log=lambda note: emit("warning", message=note))
+        report["files"].append(verify_gguf(run.merged, f16, emit=emit, context=context))
+        for qtype in (q for q in dict.fromkeys(quants) if q != "f16"):
+            emit("stage", message=f"quantizing to {qtype}")
+            summary = quantize_gguf(f16, stage / f"{name}-{qtype}.gguf", qtype)
+            emit("stage", message=summary.line())
+            report["quantize"].append(summary.as_dict())
+            report["files"].append(verify_gguf(run.merged, summary.dst, emit=emit, context=context, reference_gguf=f16))
+        if lora:
+            report["lora"] = _export_lora(run, stage, name, f16, emit)
+        served = report["files"][min(1, len(report["files"]) - 1)]["file"]  # the first quantization, else f16
+        stops = [f["stop"]["end_of_turn"] for f in report["files"][:1]]
+        write_text(stage / "Modelfile", modelfile_text(run.merged, served, stops, system_prompt))
+        checks = [f["passed"] for f in report["files"]] + ([report["lora"]["passed"]] if lora else [])
+        report["passed"] = all(checks)
+        report["seconds"] = round(time.perf_counter() - started, 1)
+        write_json(stage / "export.json", report)
+    for line in summary_text(report).splitlines():
+        emit("stage", message=line)
+    for file in sorted(run.gguf.iterdir()):
+        emit("saved", path=str(file))
+    return report
+
+
+def _export_lora(run: RunPaths, stage: Path, name: str, merged_f16: Path, emit: Emit) -> dict:
+    emit("stage", message="writing the LoRA adapter as GGUF")
+    adapter = export_lora(run.root, stage / f"{name}-lora.gguf")
+    peft = json.loads((run.adapter / "adapter_config.json").read_text(encoding="utf-8"))
+    base_dir = adapter_base_dir(run.adapter, peft)
+    base = stage / f"{name}-base-f16.gguf"
+    emit("stage", message=f"converting the base model {base_dir.name} to f16 GGUF for the adapter")
+    convert_hf_to_gguf(base_dir, base, "f16", name=base_dir.name)
+    emit("stage", message="verifying base + LoRA against the merged model")
+    parity = verify_lora(merged_f16, base, adapter.path, run.merged)
+    return {**adapter.as_dict(), "path": adapter.path.name, "base": base.name, **parity}
+
+
+def summary_text(report: dict) -> str:
+    """The verification summary, a few lines, for the CLI and `make demo`."""
+    lines = []
+    for file in report["files"]:
+        lines.append(f"{file['file']}: {'passed' if file['passed'] else 'FAILED'}")
+        lines += [f"  {line}" for line in summary_lines(file)]
+    for q in report.get("quantize", []):
+        lines.append(f"  {q['file']}: {q['bytes_before'] / 1e6:,.1f} MB → {q['bytes_after'] / 1e6:,.1f} MB "
+                     f"in {q['seconds']:.1f} s")
+    lora = report.get("lora")
+    if lora:
+        lines.append(f"{lora['path']} on {lora['base']}: {'passed' if lora['passed'] else 'FAILED'}, argmax equal at "
+                     f"{lora['positions'] - lora['argmax_mismatches']}/{lora['positions']} positions, "
+                     f"max |Δ| vs merged {lora['max_abs_diff']:.4g}")
+    lines.append(f"export {'passed' if report['passed'] else 'FAILED'} in {report['seconds']} s")
+    return "\n".join(lines)
