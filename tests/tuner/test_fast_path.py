@@ -170,14 +170,14 @@ def _tokenizer():
     return tokenizer
 
 
-def _lora_grads_and_loss(fast: bool, dtype: torch.dtype, rows: list[dict], tmp_path):
+def _lora_grads_and_loss(fast: bool, dtype: torch.dtype, rows: list[dict], tmp_path, device: str = "cpu"):
     from datasets import Dataset
     from peft import LoraConfig, get_peft_model
     from trl import SFTConfig
 
-    model = tiny_qwen2(dtype=dtype, seed=7)
+    model = tiny_qwen2(dtype=dtype, seed=7).to(device)
     settings = FastSettings(enabled="on" if fast else "off", liger="off", token_budget=4096)
-    path = choose_fast_path(settings, model, has_cuda=False)
+    path = choose_fast_path(settings, model, has_cuda=device == "cuda")
     lora = LoraConfig(r=4, lora_alpha=8, lora_dropout=0.0, target_modules=["q_proj", "k_proj", "v_proj",
                       "o_proj", "gate_proj", "up_proj", "down_proj"], task_type="CAUSAL_LM")
     model = get_peft_model(model, lora)
@@ -185,7 +185,7 @@ def _lora_grads_and_loss(fast: bool, dtype: torch.dtype, rows: list[dict], tmp_p
         if "lora_B" in name:
             torch.nn.init.normal_(param, std=0.02)
     args = SFTConfig(output_dir=str(tmp_path / ("fast" if fast else "plain")), bf16=False, fp16=False,
-                     gradient_checkpointing=False, report_to="none", use_cpu=True, max_length=64,
+                     gradient_checkpointing=False, report_to="none", use_cpu=device == "cpu", max_length=64,
                      per_device_train_batch_size=len(rows), **path.sft_config_overrides)
     trainer = path.trainer_class(model=model, args=args, train_dataset=Dataset.from_list(rows),
                                  processing_class=_tokenizer(), data_collator=path.data_collator(_tokenizer()))
@@ -222,6 +222,36 @@ def test_fast_path_loss_and_lora_gradients_equal_plain_path(dtype, loss_tol, gra
     for name, grad in plain_grads.items():
         error = (fast_grads[name] - grad).norm() / grad.norm()
         assert error < grad_tol, f"{name}: relative gradient error {error:.2e}"
+
+
+@pytest.mark.gpu
+def test_cuda_fast_path_equals_plain_path_in_bf16(tmp_path):
+    """On CUDA the fast path runs FlashAttention varlen and the fp32-output head matmul."""
+    rows = _rows_with_plain_boundaries(4)
+    plain_loss, plain_grads = _lora_grads_and_loss(False, torch.bfloat16, rows, tmp_path, "cuda")
+    fast_loss, fast_grads = _lora_grads_and_loss(True, torch.bfloat16, rows, tmp_path, "cuda")
+    assert fast_loss.item() == pytest.approx(plain_loss.item(), rel=2e-2)
+    for name, grad in plain_grads.items():
+        assert (fast_grads[name] - grad).norm() / grad.norm() < 6e-2, name
+
+
+@pytest.mark.gpu
+def test_flash_varlen_equals_per_conversation_sdpa_on_cuda():
+    from tuner.fast.attention import _flash_varlen, _sdpa_per_conversation, varlen_kernel_available
+
+    assert varlen_kernel_available(), "this PyTorch build has no FlashAttention varlen kernel"
+    torch.manual_seed(0)
+    cu = torch.tensor([0, 100, 130, 420, 421, 600], dtype=torch.int32, device="cuda")
+    q = torch.randn(1, 8, 600, 64, device="cuda", dtype=torch.bfloat16, requires_grad=True)
+    k = torch.randn(1, 2, 600, 64, device="cuda", dtype=torch.bfloat16, requires_grad=True)
+    v = torch.randn(1, 2, 600, 64, device="cuda", dtype=torch.bfloat16, requires_grad=True)
+    flash = _flash_varlen(q, k, v, cu, 290, 0.125)
+    grads = torch.autograd.grad(flash.float().square().sum(), (q, k, v))
+    reference = _sdpa_per_conversation(q.float(), k.float(), v.float(), cu, 0.125)
+    ref_grads = torch.autograd.grad(reference.square().sum(), (q, k, v))
+    assert (flash.float() - reference).norm() / reference.norm() < 1e-2
+    for mine, theirs in zip(grads, ref_grads):
+        assert (mine.float() - theirs.float()).norm() / theirs.float().norm() < 2e-2
 
 
 # ---------------------------------------------------------------- plan and budget

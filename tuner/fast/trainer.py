@@ -193,7 +193,8 @@ class FastSFTTrainer(SFTTrainer):
             ids = torch.randint(0, vocab, (size,), generator=generator).tolist()
             rows.append({"input_ids": ids, "labels": ids})
             left -= size
-        inputs = self._prepare_inputs(self.data_collator(rows))
+        pad = self.processing_class.pad_token_id if self.processing_class is not None else 0
+        inputs = self._prepare_inputs(PackedCollator(pad_token_id=pad or 0)(rows))
         self.model.train()
         try:
             with self.compute_loss_context_manager():
