@@ -26,6 +26,9 @@ COMMAND_MODULES = {
     "chat": "talking to a model, and the history",
 }
 
+# Commands that never import the Hugging Face libraries (kept fast to start).
+LIGHT_COMMANDS = {"tui.commands.persona"}
+
 err_console = Console(stderr=True, highlight=False)
 
 
@@ -53,6 +56,10 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
+    if args.func.__module__ not in LIGHT_COMMANDS:
+        from tuner.quiet import quiet_hf_libraries
+
+        quiet_hf_libraries()
     try:
         return int(args.func(args) or 0)
     except UserError as exc:

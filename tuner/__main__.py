@@ -14,17 +14,7 @@ import traceback
 from hearth.errors import UserError
 from hearth.events import emit, route_events_to
 from hearth.paths import RunPaths
-
-
-def _quiet_libraries() -> None:
-    if os.environ.get("HEARTH_VERBOSE") != "1":
-        import transformers
-        import datasets
-
-        transformers.logging.set_verbosity_error()
-        transformers.utils.logging.disable_progress_bar()
-        datasets.disable_progress_bars()
-        datasets.logging.set_verbosity_error()
+from tuner.quiet import quiet_hf_libraries
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -38,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     route_events_to(sys.stdout)
     sys.stdout = sys.stderr
     try:
-        _quiet_libraries()
+        quiet_hf_libraries()
         if args.job == "train":
             from tuner.train import run_training
 

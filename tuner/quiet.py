@@ -1,0 +1,20 @@
+"""Keep the Hugging Face libraries' progress bars and advice out of hearth's output unless --verbose."""
+
+from __future__ import annotations
+
+import os
+import warnings
+
+
+def quiet_hf_libraries() -> None:
+    if os.environ.get("HEARTH_VERBOSE") == "1":
+        return
+    import datasets
+    import transformers
+
+    transformers.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+    datasets.disable_progress_bars()
+    datasets.logging.set_verbosity_error()
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", category=UserWarning, module="(transformers|trl|peft|torch)")
