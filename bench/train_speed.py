@@ -52,7 +52,7 @@ SHAPES = {
 }
 # Rows per shape for one epoch, and the memory ceiling hearth's automatic budget is given (the
 # issue's targets: 0.5B <= 8 GiB, 7B <= 24 GiB bf16 / 16 GiB QLoRA, weights included).
-DEFAULT_SAMPLES = {"0.5b": 1200, "7b": 320}
+DEFAULT_SAMPLES = {"0.5b": 600, "7b": 320}  # the roleplay recipe's data set is ~450 conversations
 MEMORY_LIMIT_GIB = {("0.5b", "hearth"): 7.5, ("7b", "hearth"): 22.0, ("7b", "hearth-qlora"): 14.5,
                     ("0.5b", "hearth-qlora"): 7.5}
 LORA = dict(r=16, alpha=32, dropout=0.1)
@@ -143,6 +143,56 @@ class CountingCollator:
         return self.inner(rows)
 
 
+class StepProfiler:
+    """torch.profiler over a few steps after the warm-up: where the GPU time goes, and how much of
+    the wall clock the GPU is busy at all (the rest is Python and kernel-launch overhead)."""
+
+    ACTIVE = 3
+
+    def __init__(self, warmup: int):
+        import torch
+        from torch.profiler import ProfilerActivity, profile, schedule
+        from transformers import TrainerCallback
+
+        self.profile = profile(
+            activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA],
+            schedule=schedule(wait=max(0, warmup - 1), warmup=1, active=self.ACTIVE, repeat=1),
+        )
+        self.marks: list[float] = []
+        outer = self
+
+        class Callback(TrainerCallback):
+            def on_train_begin(self, args, state, control, **kwargs):
+                outer.profile.start()
+
+            def on_step_end(self, args, state, control, **kwargs):
+                if state.global_step in (warmup, warmup + outer.ACTIVE):
+                    torch.cuda.synchronize()
+                    outer.marks.append(time.perf_counter())
+                outer.profile.step()
+
+            def on_train_end(self, args, state, control, **kwargs):
+                outer.profile.stop()
+
+        self.callback = Callback()
+
+    def summary(self, rows: int = 18) -> dict:
+        try:
+            return self._summary(rows)
+        except Exception as exc:  # a profiler quirk must not cost the speed numbers
+            return {"error": repr(exc)}
+
+    def _summary(self, rows: int) -> dict:
+        events = self.profile.key_averages()
+        kernels = [e for e in events if e.device_type.name == "CUDA" or getattr(e, "self_device_time_total", 0) > 0]
+        kernels.sort(key=lambda e: -e.self_device_time_total)
+        busy_ms = sum(e.self_device_time_total for e in kernels) / 1000
+        wall_ms = (self.marks[1] - self.marks[0]) * 1000 if len(self.marks) == 2 else None
+        top = [[e.key[:90], round(e.self_device_time_total / 1000, 1), e.count] for e in kernels[:rows]]
+        return {"gpu_busy_ms": round(busy_ms, 1), "wall_ms": wall_ms and round(wall_ms, 1),
+                "steps": self.ACTIVE, "top_kernels_ms": top}
+
+
 def trl_trainer(model, rows, out_dir):
     from datasets import Dataset
     from peft import LoraConfig
@@ -181,7 +231,7 @@ def hearth_trainer(model, rows, out_dir, fast_overrides: dict, qlora: bool):
     return trainer, collator, fast
 
 
-def run_side(shape: str, side: str, samples: int, fast_overrides: dict) -> dict:
+def run_side(shape: str, side: str, samples: int, fast_overrides: dict, profile: bool = False) -> dict:
     import torch
 
     torch.backends.cuda.matmul.allow_tf32 = False  # both sides alike; bf16 work is unaffected
@@ -208,6 +258,9 @@ def run_side(shape: str, side: str, samples: int, fast_overrides: dict) -> dict:
     steps_per_epoch = len(trainer.get_train_dataloader())
     clock = StepClock(warmup=max(1, min(5, steps_per_epoch // 4)))
     trainer.add_callback(clock.callback)
+    profiler = StepProfiler(clock.warmup) if profile else None
+    if profiler:
+        trainer.add_callback(profiler.callback)
     torch.cuda.synchronize()
     torch.cuda.reset_peak_memory_stats()
     train_started = time.perf_counter()
@@ -234,6 +287,7 @@ def run_side(shape: str, side: str, samples: int, fast_overrides: dict) -> dict:
         "budget_probe": trainer.budget_choice.describe() if getattr(trainer, "budget_choice", None) else None,
         "describe": described,
         "gpu": torch.cuda.get_device_name(),
+        "profile": profiler.summary() if profiler else None,
     }
 
 
@@ -248,14 +302,14 @@ def parse_set(items: list[str]) -> dict:
 
 
 def worker(args) -> int:
-    result = run_side(args.shape, args.side, args.samples, parse_set(args.set))
+    result = run_side(args.shape, args.side, args.samples, parse_set(args.set), profile=args.profile)
     print("RESULT " + json.dumps(result), flush=True)
     return 0
 
 
 def table(results: list[dict]) -> str:
     lines = [
-        "| shape | side | settings | tokens/s | × TRL | peak GiB | budget | checkpointing | train loss |",
+        "| shape | side | fast: settings | tokens/s | × TRL | peak GiB | budget | checkpointing | train loss |",
         "|---|---|---|---:|---:|---:|---:|---|---:|",
     ]
     baseline = {r["shape"]: r for r in results if r["side"] == "trl"}
@@ -277,6 +331,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--samples", type=int, default=None, help="rows per shape (default: per-shape table)")
     parser.add_argument("--set", action="append", default=[], help="a fast: setting for the hearth sides, key=value")
     parser.add_argument("--out", default=None, help="append each result as a JSON line to this file")
+    parser.add_argument("--profile", action="store_true", help="profile 3 steps (timings then include its overhead)")
     parser.add_argument("--timeout", type=int, default=900, help="seconds per side")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--shape", help=argparse.SUPPRESS)
@@ -297,6 +352,8 @@ def main(argv: list[str] | None = None) -> int:
             command = [sys.executable, __file__, "--worker", "--shape", shape, "--side", side, "--samples", str(samples)]
             if side != "trl":
                 command += [f"--set={item}" for item in args.set]
+            if args.profile:
+                command.append("--profile")
             print(f"# {shape} {side} {' '.join(args.set) if side != 'trl' else ''}".rstrip(), flush=True)
             env = dict(os.environ, PYTHONUNBUFFERED="1", TOKENIZERS_PARALLELISM="false")
             try:

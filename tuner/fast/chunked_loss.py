@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import torch
 
-def _compute_dtype(hidden: torch.Tensor, weight: torch.Tensor) -> torch.dtype:
-    """bf16/fp16 operands on CUDA whenever either side is half precision (QLoRA keeps the head in
-    fp32 after `prepare_model_for_kbit_training`); plain fp32 elsewhere."""
+def _compute_dtype(hidden: torch.Tensor, weight: torch.Tensor, requested: torch.dtype | None) -> torch.dtype:
+    """The matmul operands' dtype: on CUDA the run's half precision (its autocast dtype, or either
+    side's dtype: QLoRA keeps the head and final norm in fp32 after `prepare_model_for_kbit_training`);
+    fp32 elsewhere. Logits are fp32 either way."""
+    if not hidden.is_cuda:
+        return torch.float32
     halves = [t.dtype for t in (hidden, weight) if t.dtype in (torch.bfloat16, torch.float16)]
-    return halves[0] if hidden.is_cuda and halves else torch.float32
+    return requested or (halves[0] if halves else torch.float32)
 
 
 def _logits_fp32(hidden: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
@@ -35,17 +38,17 @@ def _logits_fp32(hidden: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor 
 
 class _ChunkedCrossEntropy(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, hidden, weight, bias, targets, chunk_tokens):
+    def forward(ctx, hidden, weight, bias, targets, chunk_tokens, compute_dtype):
         # Autocast would round the fp32 logits back to bf16; this function picks its own precisions.
         with torch.autocast(hidden.device.type, enabled=False):
-            return _ChunkedCrossEntropy._forward(ctx, hidden, weight, bias, targets, chunk_tokens)
+            return _ChunkedCrossEntropy._forward(ctx, hidden, weight, bias, targets, chunk_tokens, compute_dtype)
 
     @staticmethod
-    def _forward(ctx, hidden, weight, bias, targets, chunk_tokens):
+    def _forward(ctx, hidden, weight, bias, targets, chunk_tokens, compute_dtype):
         ctx.hidden_dtype, ctx.weight_dtype = hidden.dtype, weight.dtype
         ctx.bias_dtype = None if bias is None else bias.dtype
         need_hidden_grad, need_weight_grad, need_bias_grad = ctx.needs_input_grad[:3]
-        dtype = _compute_dtype(hidden, weight)
+        dtype = _compute_dtype(hidden, weight, compute_dtype)
         hidden, weight = hidden.to(dtype), weight.to(dtype)  # no copy when already in `dtype`
         loss_sum = torch.zeros((), dtype=torch.float32, device=hidden.device)
         num_correct = torch.zeros((), dtype=torch.long, device=hidden.device)
@@ -87,6 +90,7 @@ class _ChunkedCrossEntropy(torch.autograd.Function):
             None if grad_bias is None else (grad_bias * scale).to(ctx.bias_dtype),
             None,
             None,
+            None,
         )
 
 
@@ -97,13 +101,15 @@ def chunked_cross_entropy(
     *,
     bias: torch.Tensor | None = None,
     chunk_tokens: int = 1024,
+    compute_dtype: torch.dtype | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Sum of cross-entropy of `hidden @ weight.T (+ bias)` against `targets`, and the top-1 hits.
 
     `hidden` is [positions, hidden] (only positions with a target), `targets` [positions]. Returns
     (loss_sum as fp32 scalar with gradients to hidden/weight/bias, number of argmax hits).
+    `compute_dtype` sets the matmul operands' precision on CUDA (default: whichever side is half).
     """
     if hidden.shape[0] == 0:
         zero = hidden.sum() * 0.0  # keeps the graph connected, so backward still runs on empty packs
         return zero.float(), torch.zeros((), dtype=torch.long, device=hidden.device)
-    return _ChunkedCrossEntropy.apply(hidden, weight, bias, targets, chunk_tokens)
+    return _ChunkedCrossEntropy.apply(hidden, weight, bias, targets, chunk_tokens, compute_dtype)

@@ -46,12 +46,16 @@ def install_chunked_head(causal_lm: torch.nn.Module, chunk_tokens: int) -> None:
         targets = labels[:, 1:].to(hidden.device)
         keep = targets != IGNORE_INDEX
         head = self.get_output_embeddings()
+        device_type = hidden.device.type
+        # The head runs in the step's half precision even where QLoRA preparation left it in fp32.
+        compute_dtype = torch.get_autocast_dtype(device_type) if torch.is_autocast_enabled(device_type) else None
         loss_sum, num_correct = chunked_cross_entropy(
             hidden[keep],
             head.weight,
             targets[keep],
             bias=head.bias,
             chunk_tokens=self._hearth_loss_chunk_tokens,
+            compute_dtype=compute_dtype,
         )
         return ChunkedLossOutput(loss_sum=loss_sum, num_tokens=keep.sum(), num_correct=num_correct)
 
