@@ -28,7 +28,10 @@ def route_events_to(stream) -> None:
 
 
 def emit(event: str, **fields) -> None:
-    """Print one event line and flush, so the parent sees it at once."""
+    """Print one event line and flush, so the parent sees it at once. Under a distributed launch
+    (torchrun / accelerate launch) only rank 0 speaks, so front ends see one job, not N."""
+    if os.environ.get("RANK", "0") != "0":
+        return
     stream = _event_stream or sys.stdout
     line = json.dumps({"event": event, "time": round(time.time(), 3), **fields}, ensure_ascii=False, default=str)
     stream.write(line + "\n")

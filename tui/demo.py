@@ -29,7 +29,7 @@ def step_train(state: dict) -> None:
     run = new_run(load_recipe("tiny-offline"))
     state["run"] = run
     console.print(f"run {run.root.name}: LoRA on the built-in 林栀 dialogues (recipe tiny-offline)")
-    done = run_job("tuner", ["train", "--run", str(run.root)], "training")
+    done = run_job("tuner", ["train", str(run.root)], "training")
     console.print(f"adapter: {done['adapter']} (train loss {done['train_loss']:.3f}); metrics: {run.metrics}")
 
 

@@ -1,4 +1,4 @@
-"""Child-process entry for long jobs: `python -m tuner train --run DIR [--resume]`, `python -m tuner merge --run DIR`.
+"""Child-process entry for long jobs: `python -m tuner train RUN_DIR [--resume]`, `python -m tuner merge RUN_DIR`.
 
 Prints one JSON event per line on stdout (hearth.events); the library's own chatter goes to stderr.
 Exit codes: 0 done, 2 bad input (UserError), 3 out of memory, 1 a crash (traceback on stderr).
@@ -20,7 +20,7 @@ from tuner.quiet import quiet_hf_libraries
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tuner")
     parser.add_argument("job", choices=("train", "merge"))
-    parser.add_argument("--run", required=True)
+    parser.add_argument("run", metavar="RUN_DIR")
     parser.add_argument("--resume", action="store_true")
     args = parser.parse_args(argv)
     run = RunPaths(args.run)

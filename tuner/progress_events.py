@@ -27,7 +27,9 @@ class EventsCallback(TrainerCallback):
         signal.signal(signal.SIGINT, request_stop)
         signal.signal(signal.SIGTERM, request_stop)
 
-    def _write(self, record: dict) -> None:
+    def _write(self, record: dict, state) -> None:
+        if not state.is_world_process_zero:
+            return
         with self.metrics_path.open("a", encoding="utf-8") as f:
             f.write(json.dumps(record, ensure_ascii=False) + "\n")
 
@@ -53,11 +55,11 @@ class EventsCallback(TrainerCallback):
                       "grad_norm": logs.get("grad_norm"), "tokens_per_s": round((tokens - tokens_then) / elapsed, 1),
                       "eta_s": round(eta, 1)}
             self._last = (now, tokens, state.global_step)
-            self._write({"kind": "train", **record})
+            self._write({"kind": "train", **record}, state)
             emit("step", **record)
         if "eval_loss" in logs:
             record = {"step": state.global_step, "eval_loss": logs["eval_loss"]}
-            self._write({"kind": "eval", **record})
+            self._write({"kind": "eval", **record}, state)
             emit("eval", **record)
 
     def on_save(self, args, state, control, **kwargs):

@@ -1,6 +1,6 @@
 """LoRA/QLoRA supervised fine-tuning on TRL's SFTTrainer + PEFT.
 
-`run_training` is what the child process `python -m tuner train --run DIR` does: read the run's
+`run_training` is what the child process `python -m tuner train RUN_DIR` does: read the run's
 recipe, load and tokenize the data (assistant-only labels), load the base, build the trainer —
 through the fast path on CUDA (tuner/fast) — train with checkpoints, evaluation and early stopping,
 and save the adapter atomically. Every step is reported as a JSON-lines event.
@@ -135,9 +135,10 @@ def run_training(run: RunPaths, resume: bool = False) -> dict:
                                             run=run.root.name)) from None
     if events.cancelled:
         return {"cancelled": True, "step": trainer.state.global_step, "checkpoint": latest_checkpoint(run)}
-    with atomic_dir(run.adapter) as tmp:
-        trainer.model.save_pretrained(tmp, safe_serialization=True)
-        tokenizer.save_pretrained(tmp)
+    if trainer.is_world_process_zero():  # under DDP every rank holds the same adapter
+        with atomic_dir(run.adapter) as tmp:
+            trainer.model.save_pretrained(tmp, safe_serialization=True)
+            tokenizer.save_pretrained(tmp)
     return {"adapter": str(run.adapter), "step": trainer.state.global_step, "train_loss": result.training_loss,
             "best_eval_loss": trainer.state.best_metric}
 

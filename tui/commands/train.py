@@ -63,10 +63,10 @@ def train(args) -> int:
 
     if args.resume:
         run = resolve_run(args.resume)
-        job = ["train", "--run", str(run.root), "--resume"]
+        job = ["train", str(run.root), "--resume"]
     else:
         run = new_run(resolved_recipe(args))
-        job = ["train", "--run", str(run.root)]
+        job = ["train", str(run.root)]
     console.print(f"run [bold]{run.root.name}[/] in {run.root}")
     done = run_job("tuner", job, f"training {run.root.name}")
     if done.get("cancelled"):
