@@ -1,0 +1,222 @@
+"""Tiny models for the exporter tests, built in seconds, offline, once per session:
+
+- `qwen2_dir`: the tiny Qwen2 base, then taught on a few ChatML conversations to end its turns
+  with `<|im_end|>` (the stop check needs a model that has learned to stop);
+- `llama_bpe_dir`: Llama 3-style — byte-level BPE with Llama 3's split regex, BOS added by the
+  post-processor, `<|eot_id|>` turns, llama3 RoPE scaling, untied output head, GQA;
+- `llama_spm_dir`: Llama 2 / TinyLlama-style — a SentencePiece BPE model trained here with byte
+  fallback, `</s>` ends a turn, tied embeddings;
+- `qwen3_dir`: Qwen3 — q/k norms, head_dim × heads ≠ hidden size, tied embeddings.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from tuner.tiny_base import TinyShape, build_tiny_base, bundled_texts, train_tokenizer
+
+LLAMA3_SPLIT = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*"
+                r"|\s*[\r\n]+|\s+(?!\S)|\s+")
+LLAMA3_SPECIALS = ["<|begin_of_text|>", "<|end_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"]
+LLAMA3_TEMPLATE = (
+    "{{ bos_token }}{% for message in messages %}"
+    "{{ '<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n' + message['content'] | trim + '<|eot_id|>' }}"
+    "{% endfor %}{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}{% endif %}"
+)
+ZEPHYR_TEMPLATE = (
+    "{% for message in messages %}{{ '<|' + message['role'] + '|>\\n' + message['content'] + eos_token + '\\n' }}"
+    "{% endfor %}{% if add_generation_prompt %}{{ '<|assistant|>\\n' }}{% endif %}"
+)
+# What the taught Qwen2 model says; the stop check asks the first prompt.
+TEACHING_CHATS = [
+    ("Hello! How are you today?", "I am well, thank you."),
+    ("你好，今天过得怎么样？", "我很好，谢谢。"),
+    ("Draw one card for me.", "The Star, upright: hope."),
+    ("Who are you?", "I am 林栀, your friend."),
+]
+SMALL = dict(hidden_size=256, intermediate_size=512, num_hidden_layers=2, num_attention_heads=4,
+             num_key_value_heads=2, max_position_embeddings=2048, rms_norm_eps=1e-5)
+
+
+def _round_up(n: int, multiple: int = 64) -> int:
+    return (n + multiple - 1) // multiple * multiple
+
+
+def _save(model, tokenizer, out: Path, generation_eos: int | None = None) -> Path:
+    from transformers import GenerationConfig
+
+    if generation_eos is not None:
+        model.generation_config = GenerationConfig(eos_token_id=generation_eos)
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return out
+
+
+def teach_to_stop(model_dir: Path, steps: int = 80) -> None:
+    """Fit the model to a few ChatML conversations, so its replies end with <|im_end|>."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    torch.manual_seed(0)
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+    texts = [tokenizer.apply_chat_template([{"role": "user", "content": q}, {"role": "assistant", "content": a}],
+                                           tokenize=False) for q, a in TEACHING_CHATS]
+    batch = tokenizer(texts, padding=True, return_tensors="pt", add_special_tokens=False)
+    labels = batch["input_ids"].masked_fill(batch["attention_mask"] == 0, -100)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny matrices: one thread is fastest, and immune to a busy machine
+    try:
+        model.train()
+        for _ in range(steps):
+            loss = model(**batch, labels=labels).loss
+            loss.backward()
+            optimizer.step()
+            optimizer.zero_grad()
+    finally:
+        torch.set_num_threads(threads)
+    model.eval()
+    model.save_pretrained(model_dir)
+
+
+@pytest.fixture(scope="session")
+def qwen2_dir(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("models") / "tiny-qwen2"
+    build_tiny_base(out, TinyShape(pretrain_steps=0))
+    teach_to_stop(out)
+    return out
+
+
+def _byte_level_bpe(split: str, specials: list[str], vocab_size: int):
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    tok = Tokenizer(models.BPE(ignore_merges=True))
+    tok.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(split), behavior="isolated", invert=False),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+    ])
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, min_frequency=2, show_progress=False,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tok.train_from_iterator(bundled_texts(), trainer)
+    tok.add_special_tokens(specials)
+    return tok
+
+
+@pytest.fixture(scope="session")
+def llama_bpe_dir(tmp_path_factory) -> Path:
+    from tokenizers import processors
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    out = tmp_path_factory.mktemp("models") / "tiny-llama-bpe"
+    tok = _byte_level_bpe(LLAMA3_SPLIT, LLAMA3_SPECIALS, 2000)
+    bos = tok.token_to_id("<|begin_of_text|>")
+    tok.post_processor = processors.TemplateProcessing(single="<|begin_of_text|> $A",
+                                                       pair="<|begin_of_text|> $A <|begin_of_text|> $B",
+                                                       special_tokens=[("<|begin_of_text|>", bos)])
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<|begin_of_text|>", eos_token="<|eot_id|>",
+                                        additional_special_tokens=LLAMA3_SPECIALS, chat_template=LLAMA3_TEMPLATE,
+                                        clean_up_tokenization_spaces=False)
+    torch.manual_seed(1)
+    end_of_text = tok.token_to_id("<|end_of_text|>")
+    config = LlamaConfig(**SMALL, vocab_size=_round_up(tok.get_vocab_size()), tie_word_embeddings=False,
+                         initializer_range=0.1, bos_token_id=bos, eos_token_id=end_of_text,
+                         rope_scaling={"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
+                                       "high_freq_factor": 4.0, "original_max_position_embeddings": 256},
+                         rope_theta=500000.0)
+    return _save(LlamaForCausalLM(config), tokenizer, out)
+
+
+def _train_sentencepiece(out: Path) -> Path:
+    import sentencepiece as spm
+
+    model = io.BytesIO()
+    lines = [line for text in bundled_texts() for line in text.splitlines() if line.strip()]
+    spm.SentencePieceTrainer.train(sentence_iterator=iter(lines), model_writer=model, vocab_size=3000,
+                                   model_type="bpe", byte_fallback=True, character_coverage=0.995, split_digits=True,
+                                   allow_whitespace_only_pieces=True, remove_extra_whitespaces=False,
+                                   normalization_rule_name="identity", unk_id=0, bos_id=1, eos_id=2, pad_id=-1,
+                                   minloglevel=2)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "tokenizer.model").write_bytes(model.getvalue())
+    return out / "tokenizer.model"
+
+
+def _as_llama2_tokenizer_json(model_dir: Path) -> None:
+    """Make tokenizer.json tokenize as sentencepiece does (and as Llama 2's own tokenizer.json:
+    prepend ▁ to every text segment, spaces → ▁), and have transformers load it as it is.
+
+    transformers 5's LlamaTokenizer class rebuilds its pipeline with a Metaspace pre-tokenizer that
+    skips the ▁ prefix before text that starts with a space, unlike sentencepiece and llama.cpp;
+    `hearth verify` reports that difference for such models (tested below)."""
+    config_path = model_dir / "tokenizer_config.json"
+    config = json.loads(config_path.read_text(encoding="utf-8"))
+    config.pop("from_slow", None)
+    config["tokenizer_class"] = "PreTrainedTokenizerFast"
+    config_path.write_text(json.dumps(config), encoding="utf-8")
+    path = model_dir / "tokenizer.json"
+    tokenizer = json.loads(path.read_text(encoding="utf-8"))
+    tokenizer["normalizer"] = {"type": "Sequence", "normalizers": [
+        {"type": "Prepend", "prepend": "\u2581"},
+        {"type": "Replace", "pattern": {"String": " "}, "content": "\u2581"},
+    ]}
+    tokenizer["pre_tokenizer"] = None
+    path.write_text(json.dumps(tokenizer, ensure_ascii=False), encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def llama_spm_dir(tmp_path_factory) -> Path:
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    out = tmp_path_factory.mktemp("models") / "tiny-llama-spm"
+    _train_sentencepiece(out)
+    (out / "tokenizer_config.json").write_text(json.dumps({
+        "tokenizer_class": "LlamaTokenizer", "bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>",
+        "add_bos_token": True, "add_eos_token": False, "legacy": True, "chat_template": ZEPHYR_TEMPLATE,
+    }), encoding="utf-8")
+    AutoTokenizer.from_pretrained(out, legacy=True, from_slow=True).save_pretrained(out)
+    _as_llama2_tokenizer_json(out)
+    tokenizer = AutoTokenizer.from_pretrained(out)
+    torch.manual_seed(2)
+    config = LlamaConfig(**SMALL, vocab_size=_round_up(len(tokenizer)), tie_word_embeddings=True,
+                         initializer_range=0.1, bos_token_id=1, eos_token_id=2)
+    return _save(LlamaForCausalLM(config), tokenizer, out)
+
+
+@pytest.fixture(scope="session")
+def qwen3_dir(tmp_path_factory) -> Path:
+    from transformers import Qwen3Config, Qwen3ForCausalLM
+
+    out = tmp_path_factory.mktemp("models") / "tiny-qwen3"
+    tokenizer = train_tokenizer(bundled_texts(), 2000)
+    im_end = tokenizer.convert_tokens_to_ids("<|im_end|>")
+    endoftext = tokenizer.convert_tokens_to_ids("<|endoftext|>")
+    torch.manual_seed(3)
+    config = Qwen3Config(**{**SMALL, "num_attention_heads": 4}, head_dim=128, vocab_size=_round_up(len(tokenizer)),
+                         tie_word_embeddings=True, initializer_range=0.1, eos_token_id=endoftext,
+                         bos_token_id=endoftext, rope_theta=1_000_000.0)
+    return _save(Qwen3ForCausalLM(config), tokenizer, out, generation_eos=im_end)
+
+
+MODEL_FIXTURES = ("qwen2_dir", "llama_bpe_dir", "llama_spm_dir", "qwen3_dir")
+
+
+@pytest.fixture(scope="session")
+def f16_files(tmp_path_factory, request) -> dict[str, Path]:
+    """Each tiny model converted to f16 once."""
+    from exporter.convert import convert_hf_to_gguf
+
+    out = tmp_path_factory.mktemp("gguf")
+    return {name: convert_hf_to_gguf(request.getfixturevalue(name), out / f"{name}-f16.gguf")
+            for name in MODEL_FIXTURES}
+
+
+def copy_model(src: Path, dst: Path) -> Path:
+    shutil.copytree(src, dst)
+    return dst

@@ -1,0 +1,24 @@
+"""Tokenizer and f16 logits parity between each tiny model and its GGUF file, through llama.cpp."""
+
+from __future__ import annotations
+
+import pytest
+
+from exporter.llama_runtime import open_llama
+from exporter.verify import HFReference, logits_parity, tokenizer_parity
+MODEL_FIXTURES = ("qwen2_dir", "llama_bpe_dir", "llama_spm_dir", "qwen3_dir")
+
+
+@pytest.mark.parametrize("model", MODEL_FIXTURES)
+def test_tokenizer_and_f16_logits_match_the_hf_model(model, f16_files, request):
+    model_dir = request.getfixturevalue(model)
+    reference = HFReference(model_dir)
+    with open_llama(f16_files[model], logits_all=True, n_ctx=512) as llm:
+        tokens = tokenizer_parity(reference, llm)
+        logits = logits_parity(reference, llm, tie=1e-2)
+    print(model, tokens, logits)
+    assert tokens["passed"], tokens["mismatches"]
+    assert tokens["probes"] >= 10
+    assert logits["argmax_mismatches"] == 0
+    assert logits["near_ties"] <= logits["positions"] // 20
+    assert 0 < logits["max_abs_diff"] < 0.05  # f16 rounding, not a broken tensor
