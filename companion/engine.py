@@ -149,7 +149,8 @@ class Engine:
 
     @property
     def n_ctx(self) -> int:
-        return self._llm.n_ctx()
+        """The context the settings asked for (llama.cpp may allocate a little more, rounded up)."""
+        return min(self.settings.n_ctx, self._llm.n_ctx())
 
     def _token_text(self, token: int) -> str:
         if token < 0:

@@ -1,11 +1,12 @@
 """Keep llama.cpp's C logging out of the terminal unless the user asked for it (`--verbose`,
 which sets HEARTH_VERBOSE=1).
 
-Two channels need closing: llama.cpp's log callback (model loading, context setup, warnings), and
-writes some backends make straight to file descriptor 2 before any callback exists. The first is
-replaced by a sink that keeps the last lines (so an error can quote them); the second is closed by
-pointing fd 2 at /dev/null around loading. Python's own `sys.stderr` is flushed first so nothing
-of ours is lost.
+Two channels need closing: llama.cpp's log callback (model loading, context setup, warnings, even
+errors), and writes some backends make straight to file descriptor 2 before any callback exists.
+The callback becomes a sink that keeps the last lines (so our error messages can quote them) and
+prints them only with --verbose, or when another part of hearth asked llama-cpp-python's logger for
+INFO lines to capture them (the exporter does, around quantization). The second channel is closed by
+pointing fd 2 at /dev/null around loading.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import ctypes
+import logging
 import os
 import sys
 import threading
@@ -40,7 +42,7 @@ def install_log_sink() -> None:
         def _sink(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
             line = text.decode("utf-8", errors="replace")
             _recent_lines.append(line)
-            if verbose():
+            if verbose() or logging.NOTSET < logging.getLogger("llama-cpp-python").level <= logging.INFO:
                 sys.stderr.write(line)
                 sys.stderr.flush()
 

@@ -1,0 +1,417 @@
+"""`hearth chat` (a plain terminal chat, also for scripts: `echo 你好 | hearth chat …` prints one
+reply) and `hearth history chats|export-dataset` (the stored conversations).
+
+In the chat: `/retry` a new reply, `/undo` take back your last message, `/new` a fresh chat,
+`/persona NAME` talk to someone else, `/save [TITLE]` keep the chat for training, `/quit`.
+Ctrl-C while a reply streams stops that reply; at the prompt it ends the chat.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import signal
+import sys
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Callable
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from hearth.errors import UserError
+
+# Engine settings a flag can override: (flag, settings field, type, help).
+ENGINE_FLAGS = (
+    ("--ctx", "n_ctx", int, "context window in tokens"),
+    ("--threads", "n_threads", int, "CPU threads (default: physical cores)"),
+    ("--gpu-layers", "n_gpu_layers", int, "layers on the GPU (-1 all, 0 none; default: all when available)"),
+    ("--temperature", "temperature", float, "sampling temperature (0: always the likeliest token)"),
+    ("--top-p", "top_p", float, "nucleus sampling threshold"),
+    ("--top-k", "top_k", int, "sample among the k likeliest tokens"),
+    ("--repeat-penalty", "repeat_penalty", float, "penalty on recently used tokens"),
+    ("--max-tokens", "max_reply_tokens", int, "longest reply in tokens"),
+    ("--seed", "seed", int, "sampling seed (-1: a new one per reply)"),
+    ("--lora-scale", "lora_scale", float, "strength of the --lora adapter"),
+)
+
+DEMO_TURNS = ("今天下雨了，我在你店里躲一会儿。", "你最喜欢店里的哪盆植物？")
+
+
+def _console(stderr: bool = False) -> Console:
+    return Console(highlight=False, stderr=stderr)
+
+
+# -- building a session --------------------------------------------------------------------------
+
+
+def engine_settings(args: argparse.Namespace, stored: dict | None = None):
+    from companion.models import resolve_model
+    from companion.settings import EngineSettings
+
+    if getattr(args, "settings", None):
+        base = EngineSettings.from_yaml(args.settings)
+    elif stored:
+        base = EngineSettings.from_dict(stored)
+    else:
+        base = EngineSettings()
+    model = args.model
+    if model is None and base.model_path is not None and base.model_path.is_file():
+        model_path = base.model_path  # resuming: the chat's own model
+    else:
+        model_path = resolve_model(model)
+    overrides = {field: getattr(args, field, None) for _, field, _, _ in ENGINE_FLAGS}
+    lora = Path(args.lora).expanduser() if getattr(args, "lora", None) else None
+    return base.replace(model_path=model_path, lora_path=lora, **overrides)
+
+
+def _persona_prompt(name: str, user_name: str):
+    from personas.library import find_persona
+    from personas.prompt import render_persona
+
+    card = find_persona(name)
+    return render_persona(card, user_name=user_name), card.name
+
+
+def open_session(args: argparse.Namespace, console: Console):
+    from companion.engine import Engine
+    from companion.history import HistoryStore
+    from companion.session import ChatSession
+
+    store = HistoryStore()
+    record = store.chat(args.resume) if args.resume is not None else None
+    settings = engine_settings(args, stored=record.settings if record else None)
+    persona, persona_name = None, ""
+    wanted = args.persona or (record.persona if record else None)
+    if wanted:
+        try:
+            persona, persona_name = _persona_prompt(wanted, args.user)
+        except UserError:
+            if args.persona or record is None:
+                raise
+            console.print(f"[dim]persona '{wanted}' is not installed any more; using the chat's stored prompt[/]")
+    engine = Engine(settings)
+    if record is not None:
+        return ChatSession.resume(engine, store, record.id, persona=persona, user_name=args.user)
+    return ChatSession(engine, store, persona=persona, persona_name=persona_name, user_name=args.user)
+
+
+# -- showing a reply -----------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def ctrl_c_cancels(event: threading.Event):
+    """While a reply streams, Ctrl-C sets the cancel event instead of raising."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, lambda *_: event.set())
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+STYLES = {"reasoning": "dim italic", "answer": ""}
+
+
+def stats_line(reply) -> str:
+    speed = f"{reply.tokens_per_s:.1f} tok/s · " if reply.tokens_per_s else ""
+    ended = {"length": " · cut at the length limit", "cancelled": " · stopped"}.get(reply.finish_reason, "")
+    return f"{reply.completion_tokens} tokens · {speed}first token {reply.ttft_s:.2f}s{ended}"
+
+
+def show_reply(console: Console, speaker: str, make_stream: Callable, show_thinking: bool = True, stats: bool = True):
+    """Stream a reply onto the console, reasoning dimmed (or hidden); returns the Reply."""
+    cancel = threading.Event()
+    console.print(Text(f"{speaker} › ", style="bold magenta"), end="")
+    last_kind = None
+    with ctrl_c_cancels(cancel):
+        stream = make_stream(cancel)
+        for chunk in stream:
+            if chunk.kind == "reasoning" and not show_thinking:
+                continue
+            if last_kind == "reasoning" and chunk.kind == "answer":
+                console.print()
+            console.print(Text(chunk.text, style=STYLES[chunk.kind]), end="", soft_wrap=True)
+            last_kind = chunk.kind
+    console.print()
+    if stats and stream.reply is not None:
+        console.print(Text(stats_line(stream.reply), style="dim"))
+    return stream.reply
+
+
+# -- the terminal chat ---------------------------------------------------------------------------
+
+
+@dataclass
+class ChatRepl:
+    session: object  # companion.session.ChatSession
+    console: Console
+    read_line: Callable[[str], str]
+    show_thinking: bool = True
+
+    HELP = (
+        "/retry  a new reply to your last message\n"
+        "/undo   take back your last message and its reply\n"
+        "/new    start a fresh chat\n"
+        "/persona [NAME]  talk to another persona (a new chat)\n"
+        "/save [TITLE]    keep this chat for training (hearth history export-dataset)\n"
+        "/quit   leave (Ctrl-D works too)"
+    )
+
+    @property
+    def speaker(self) -> str:
+        return self.session.persona_name or "assistant"
+
+    def run(self) -> int:
+        self.banner()
+        while True:
+            try:
+                line = self.read_line(f"{self.session.user_name} › ")
+            except (EOFError, KeyboardInterrupt):
+                self.console.print()
+                return 0
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                if line.startswith("/"):
+                    if self.command(line) == "quit":
+                        return 0
+                else:
+                    self.reply(lambda cancel: self.session.send(line, cancel=cancel))
+            except UserError as exc:
+                self.console.print(f"[red]{exc}[/]")
+
+    def banner(self) -> None:
+        s = self.session
+        settings = s.engine.settings
+        self.console.print(
+            Text(
+                f"chat #{s.chat_id} · {Path(str(settings.model_path)).name} · {self.speaker} · "
+                f"{s.engine.n_ctx}-token context · /help for commands",
+                style="dim",
+            )
+        )
+        self.show_turns(s.turns[-6:])
+
+    def show_turns(self, turns) -> None:
+        for turn in turns:
+            who = self.session.user_name if turn.role == "user" else self.speaker
+            style = "bold cyan" if turn.role == "user" else "bold magenta"
+            if turn.reasoning and self.show_thinking:
+                self.console.print(Text(f"{who} › ", style=style) + Text(turn.reasoning, style=STYLES["reasoning"]))
+                self.console.print(Text(turn.content))
+            else:
+                self.console.print(Text(f"{who} › ", style=style) + Text(turn.content))
+
+    def reply(self, make_stream: Callable) -> None:
+        show_reply(self.console, self.speaker, make_stream, show_thinking=self.show_thinking)
+
+    def command(self, line: str) -> str | None:
+        name, _, rest = line.partition(" ")
+        handler = self.COMMANDS.get(name.lower())
+        if handler is None:
+            self.console.print(f"unknown command {name}; /help lists them")
+            return None
+        return handler(self, rest.strip())
+
+    def _retry(self, _rest: str) -> None:
+        self.reply(lambda cancel: self.session.retry(cancel=cancel))
+
+    def _undo(self, _rest: str) -> None:
+        removed = self.session.undo()
+        self.console.print(Text(f"took back {removed} message(s)", style="dim"))
+
+    def _new(self, _rest: str) -> None:
+        self.session.new()
+        self.console.print(Text(f"new chat #{self.session.chat_id}", style="dim"))
+        self.show_turns(self.session.turns)
+
+    def _persona(self, rest: str) -> None:
+        if not rest:
+            self.console.print(f"talking to {self.speaker}; /persona NAME switches")
+            return
+        prompt, name = _persona_prompt(rest, self.session.user_name)
+        self.session.set_persona(prompt, name)
+        self.console.print(Text(f"new chat #{self.session.chat_id} with {name}", style="dim"))
+        self.show_turns(self.session.turns)
+
+    def _save(self, rest: str) -> None:
+        self.session.keep(rest)
+        self.console.print(
+            Text(f"kept chat #{self.session.chat_id} for training (`hearth history export-dataset`)", style="dim")
+        )
+
+    def _help(self, _rest: str) -> None:
+        self.console.print(self.HELP)
+
+    def _quit(self, _rest: str) -> str:
+        return "quit"
+
+    COMMANDS = {
+        "/retry": _retry,
+        "/undo": _undo,
+        "/new": _new,
+        "/persona": _persona,
+        "/save": _save,
+        "/help": _help,
+        "/quit": _quit,
+        "/exit": _quit,
+    }
+
+
+def _stdin_is_interactive() -> bool:
+    return sys.stdin.isatty()
+
+
+def chat_command(args: argparse.Namespace) -> int:
+    console = _console()
+    if not _stdin_is_interactive():
+        return piped_chat(args)
+    session = open_session(args, console)
+    repl = ChatRepl(session, console, read_line=lambda prompt: console.input(f"[bold cyan]{prompt}[/]"),
+                    show_thinking=not args.hide_thinking)
+    return repl.run()
+
+
+def piped_chat(args: argparse.Namespace) -> int:
+    """One message from stdin, one reply on stdout (the answer only), then exit."""
+    text = sys.stdin.read().strip()
+    if not text:
+        raise UserError("nothing to say: stdin was empty (try `echo 你好 | hearth chat …`)")
+    session = open_session(args, _console(stderr=True))
+    stream = session.send(text)
+    for chunk in stream:
+        if chunk.kind == "answer":
+            sys.stdout.write(chunk.text)
+            sys.stdout.flush()
+    sys.stdout.write("\n")
+    sys.stdout.flush()
+    return 0
+
+
+def demo_chat(model_path, console: Console | None = None, turns=DEMO_TURNS, persona: str = "linzhi") -> int:
+    """`make demo`'s chat: 林栀 greets, two scripted messages get streamed replies, all of it is
+    printed and stored in HEARTH_HOME/history.db. Returns the chat id."""
+    from companion.engine import Engine
+    from companion.history import HistoryStore
+    from companion.session import ChatSession, Turn
+    from companion.settings import EngineSettings
+
+    console = console or _console()
+    prompt, name = _persona_prompt(persona, "你")
+    settings = EngineSettings(model_path=Path(model_path), n_ctx=2048, max_reply_tokens=96, seed=7)
+    with Engine(settings) as engine, HistoryStore() as store:
+        session = ChatSession(engine, store, persona=prompt, persona_name=name)
+        repl = ChatRepl(session, console, read_line=input)
+        repl.show_turns(session.turns)
+        for text in turns:
+            repl.show_turns([Turn("user", text)])
+            repl.reply(lambda cancel, text=text: session.send(text, cancel=cancel))
+        session.keep("make demo")
+        console.print(Text(f"stored as chat #{session.chat_id} in {store.path}", style="dim"))
+        return session.chat_id
+
+
+# -- history -------------------------------------------------------------------------------------
+
+
+def _when(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M")
+
+
+def history_chats_command(args: argparse.Namespace) -> int:
+    from companion.history import HistoryStore
+
+    console = _console()
+    with HistoryStore() as store:
+        if args.chat_id is not None:
+            return _show_chat(console, store, args.chat_id)
+        chats = store.chats(kept_only=args.kept, limit=args.limit)
+        if not chats:
+            console.print("no chats yet; `hearth chat` starts one")
+            return 0
+        table = Table(title="chats", title_justify="left")
+        for column in ("id", "updated", "persona", "model", "messages", "kept", "title"):
+            table.add_column(column, overflow="fold")
+        for chat in chats:
+            table.add_row(
+                str(chat.id), _when(chat.updated), Text(chat.persona or "-"), Text(Path(chat.model).name or "-"),
+                str(chat.message_count), "✓" if chat.kept else "", Text(chat.title),
+            )
+        console.print(table)
+    return 0
+
+
+def _show_chat(console: Console, store, chat_id: int) -> int:
+    chat = store.chat(chat_id)
+    console.print(
+        Text(f"chat #{chat.id} · {chat.persona or 'no persona'} · {Path(chat.model).name} · "
+             f"started {_when(chat.created)}" + (" · kept" if chat.kept else ""), style="bold")
+    )
+    for message in store.messages(chat_id):
+        style = "bold cyan" if message.role == "user" else "bold magenta"
+        console.print(Text(f"{message.role} › ", style=style) + Text(message.content))
+        if message.reasoning:
+            console.print(Text(f"  (thinking) {message.reasoning}", style=STYLES["reasoning"]))
+        if message.stats.get("completion_tokens") is not None:
+            console.print(Text(f"  {message.stats['completion_tokens']} tokens · "
+                               f"{message.stats.get('tokens_per_s') or 0:.1f} tok/s · "
+                               f"first token {message.stats.get('ttft_s') or 0:.2f}s", style="dim"))
+    return 0
+
+
+def _chat_ids(text: str | None) -> list[int] | None:
+    if not text:
+        return None
+    try:
+        return [int(part) for part in text.replace(" ", "").split(",") if part]
+    except ValueError:
+        raise UserError(f"--chats takes chat ids separated by commas (like 3,7,12), not '{text}'") from None
+
+
+def export_dataset_command(args: argparse.Namespace) -> int:
+    from companion.dataset_export import export_dataset
+    from companion.history import HistoryStore
+
+    with HistoryStore() as store:
+        summary = export_dataset(store, args.out, _chat_ids(args.chats))
+    console = _console()
+    console.print(f"wrote {len(summary.written)} chat(s), {summary.turns} replies, to {args.out}")
+    for chat_id, why in summary.skipped.items():
+        console.print(f"[dim]skipped chat #{chat_id}: {why}[/]")
+    return 0
+
+
+# -- registration --------------------------------------------------------------------------------
+
+
+def register(subparsers) -> None:
+    chat = subparsers.add_parser("chat", help="talk to a model (reads one message from a pipe)")
+    chat.add_argument("--model", help="a GGUF file or a run id/folder (default: the newest exported run)")
+    chat.add_argument("--persona", help="a persona name (linzhi / 林栀) or a card file")
+    chat.add_argument("--lora", help="a GGUF LoRA adapter to apply")
+    chat.add_argument("--resume", type=int, metavar="CHAT_ID", help="continue a stored chat")
+    chat.add_argument("--settings", help="engine settings YAML (flags override it)")
+    chat.add_argument("--user", default="你", help="your name in the persona's prompt (default: 你)")
+    chat.add_argument("--hide-thinking", action="store_true", help="do not show <think> reasoning")
+    for flag, field, kind, help_text in ENGINE_FLAGS:
+        chat.add_argument(flag, dest=field, type=kind, help=help_text)
+    chat.set_defaults(func=chat_command)
+
+    history = subparsers.add_parser("history", help="stored chats, and turning them into training data")
+    sub = history.add_subparsers(dest="history_command", required=True)
+    chats = sub.add_parser("chats", help="list chats, or show one")
+    chats.add_argument("chat_id", nargs="?", type=int, help="show this chat's messages")
+    chats.add_argument("--kept", action="store_true", help="only chats kept with /save")
+    chats.add_argument("--limit", type=int, help="at most this many")
+    chats.set_defaults(func=history_chats_command)
+    export = sub.add_parser("export-dataset", help="write chats as a `messages` JSONL for `hearth train --data`")
+    export.add_argument("--chats", help="chat ids, comma-separated (default: every kept chat)")
+    export.add_argument("out", help="the .jsonl file to write")
+    export.set_defaults(func=export_dataset_command)
