@@ -122,17 +122,17 @@ def _lora_pairs(adapter_dir: Path) -> dict[str, list]:
     files = sorted(adapter_dir.glob("*.safetensors"))
     if not files:
         raise UserError("no adapter weights (.safetensors) here", where=str(adapter_dir))
+    tensors = {(file, name): tensor for file in files for name, tensor in read_header(file).items()}
+    for file, name in tensors:
+        if "lora_embedding_" in name:
+            raise _refuse("it puts LoRA on the token embedding", file)
     pairs: dict[str, list] = {}
-    for file in files:
-        for name, tensor in read_header(file).items():
-            bare = name.removeprefix(PEFT_PREFIX)
-            if "lora_embedding_" in bare:
-                raise _refuse("it puts LoRA on the token embedding", file)
-            match = LORA_SUFFIX.match(bare)
-            if not match:
-                raise _refuse(f"it holds '{name}', which is not a LoRA matrix (full weights are saved)", file)
-            pair = pairs.setdefault(match["module"], [None, None])
-            pair[0 if match["half"] == "A" else 1] = tensor
+    for (file, name), tensor in tensors.items():
+        match = LORA_SUFFIX.match(name.removeprefix(PEFT_PREFIX))
+        if not match:
+            raise _refuse(f"it holds '{name}', which is not a LoRA matrix (full weights are saved)", file)
+        pair = pairs.setdefault(match["module"], [None, None])
+        pair[0 if match["half"] == "A" else 1] = tensor
     incomplete = [module for module, pair in pairs.items() if None in pair]
     if incomplete:
         raise UserError(f"the adapter lacks lora_A or lora_B for {incomplete[0]}", where=str(adapter_dir))

@@ -40,6 +40,7 @@ TEACHING_CHATS = [
     ("Draw one card for me.", "The Star, upright: hope."),
     ("Who are you?", "I am 林栀, your friend."),
 ]
+SYSTEM_PROMPT = "You are 林栀, a gentle friend."
 SMALL = dict(hidden_size=256, intermediate_size=512, num_hidden_layers=2, num_attention_heads=4,
              num_key_value_heads=2, max_position_embeddings=2048, rms_norm_eps=1e-5)
 
@@ -65,8 +66,9 @@ def teach_to_stop(model_dir: Path, steps: int = 80) -> None:
     torch.manual_seed(0)
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
-    texts = [tokenizer.apply_chat_template([{"role": "user", "content": q}, {"role": "assistant", "content": a}],
-                                           tokenize=False) for q, a in TEACHING_CHATS]
+    chats = [[{"role": "user", "content": q}, {"role": "assistant", "content": a}] for q, a in TEACHING_CHATS]
+    chats += [[{"role": "system", "content": SYSTEM_PROMPT}, *chat] for chat in chats]
+    texts = [tokenizer.apply_chat_template(chat, tokenize=False) for chat in chats]
     batch = tokenizer(texts, padding=True, return_tensors="pt", add_special_tokens=False)
     labels = batch["input_ids"].masked_fill(batch["attention_mask"] == 0, -100)
     optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
@@ -220,3 +222,31 @@ def f16_files(tmp_path_factory, request) -> dict[str, Path]:
 def copy_model(src: Path, dst: Path) -> Path:
     shutil.copytree(src, dst)
     return dst
+
+
+@pytest.fixture(scope="session")
+def run_dir(tmp_path_factory, qwen2_dir) -> Path:
+    """A finished training run as the trainer leaves it: recipe.yaml (with a system prompt),
+    adapter/ (PEFT, lora_B nonzero), merged/ (base + adapter), heldout.jsonl."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    run = tmp_path_factory.mktemp("runs") / "run-1"
+    run.mkdir()
+    torch.manual_seed(4)
+    model = AutoModelForCausalLM.from_pretrained(qwen2_dir, dtype=torch.float32)
+    adapted = get_peft_model(model, LoraConfig(r=8, lora_alpha=16, target_modules=[
+        "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]))
+    for name, param in adapted.named_parameters():
+        if "lora_B" in name:
+            torch.nn.init.normal_(param, std=0.01)
+    adapted.save_pretrained(run / "adapter")
+    adapted.merge_and_unload().save_pretrained(run / "merged")
+    AutoTokenizer.from_pretrained(qwen2_dir).save_pretrained(run / "merged")
+    shutil.copy(qwen2_dir / "generation_config.json", run / "merged" / "generation_config.json")
+    rows = [{"messages": [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": q},
+                          {"role": "assistant", "content": a}]} for q, a in TEACHING_CHATS]
+    (run / "heldout.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows),
+                                       encoding="utf-8")
+    (run / "recipe.yaml").write_text(f"base: {qwen2_dir}\nsystem_prompt: {SYSTEM_PROMPT}\n", encoding="utf-8")
+    return run
