@@ -74,8 +74,6 @@ def export_run(run_paths: RunPaths, quants=("q8_0",), lora: bool = False, emit: 
         report["passed"] = all(checks)
         report["seconds"] = round(time.perf_counter() - started, 1)
         write_json(stage / "export.json", report)
-    for line in summary_text(report).splitlines():
-        emit("stage", message=line)
     for file in sorted(run.gguf.iterdir()):
         emit("saved", path=str(file))
     return report
