@@ -18,7 +18,8 @@ USER_LINES = [
 def _conversations(rng: random.Random, count: int) -> list[list[dict]]:
     conversations = []
     for _ in range(count):
-        messages = [{"role": "system", "content": rng.choice(["你是林栀。", "You are a helpful assistant.", "系统提示"])}]
+        system = rng.choice(["你是林栀。", "You are a helpful assistant.", "系统提示", None])
+        messages = [{"role": "system", "content": system}] if system else []
         for _ in range(rng.randint(1, 3)):
             messages.append({"role": "user", "content": " ".join(rng.sample(USER_LINES, rng.randint(1, 3)))})
             messages.append({"role": "assistant", "content": SCRIPTED_REPLY})
@@ -26,15 +27,29 @@ def _conversations(rng: random.Random, count: int) -> list[list[dict]]:
     return conversations
 
 
-def teach_fixed_reply(base_dir, out_dir, steps: int = 40) -> None:
+def teach_fixed_reply(base_dir, out_dir, steps: int = 24) -> None:
     """Fine-tune a copy of the tiny base so its every reply is SCRIPTED_REPLY + <|im_end|>."""
+    import torch
+
+    torch.manual_seed(0)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # on a busy 2-core machine one thread is several times faster than two
+    try:
+        _train(base_dir, out_dir, steps)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(base_dir, out_dir, steps: int) -> None:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    torch.manual_seed(0)
-    torch.set_num_threads(2)
     tokenizer = AutoTokenizer.from_pretrained(base_dir)
+    # As in Qwen3 and R1-Distill, the reasoning tags are added (non-special) tokens, one id each.
+    tokenizer.add_tokens(["<think>", "</think>"])
     model = AutoModelForCausalLM.from_pretrained(base_dir)
+    if len(tokenizer) > model.config.vocab_size:
+        model.resize_token_embeddings(len(tokenizer), pad_to_multiple_of=64, mean_resizing=False)
     rng = random.Random(0)
     rows = []
     for messages in _conversations(rng, 64):
