@@ -1,0 +1,65 @@
+"""`hearth tui`: the Textual app. Home lists runs, personas and chats; chat talks to an exported model;
+train runs, merges and exports a run. Screens live in tui/screens, widgets in tui/widgets, every custom
+message in tui/messages.py, and the look in the one stylesheet tui/hearth.tcss.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.app import App
+from textual.binding import Binding
+
+from hearth.errors import UserError
+from hearth.paths import RunPaths, hearth_home, history_db
+from tui.engines import EngineHolder
+from tui.screens.chat import ChatScreen
+from tui.screens.home import HomeScreen
+from tui.screens.train import TrainScreen
+
+
+class HearthApp(App):
+    TITLE = "hearth"
+    CSS_PATH = "hearth.tcss"
+    SCREENS = {"home": HomeScreen}
+    BINDINGS = [Binding("ctrl+q", "quit", "quit", show=False, priority=True)]
+
+    def __init__(self, engine_settings=None, user_name: str = "你", driver_class=None):
+        """`engine_settings` (companion.settings.EngineSettings) are the sampling and context settings
+        every chat starts from; the model path is filled in by the chat screen."""
+        super().__init__(driver_class=driver_class)
+        from companion.settings import EngineSettings
+
+        self.engine_settings = engine_settings or EngineSettings()
+        self.user_name = user_name
+        self.engines = EngineHolder()
+        self.home_dir = hearth_home()
+        self._store = None
+        self.store_problem = ""
+
+    @property
+    def store(self):
+        """The chat history (companion.history.HistoryStore), opened on first use; None when the file
+        cannot be used (the reason is in `store_problem`, and chats then go unrecorded)."""
+        if self._store is None and not self.store_problem:
+            from companion.history import HistoryStore
+
+            try:
+                self._store = HistoryStore(history_db())
+            except UserError as exc:
+                self.store_problem = str(exc)
+        return self._store
+
+    def on_mount(self) -> None:
+        self.push_screen("home")
+
+    def open_chat(self, model: Path | None = None, persona: str | None = None, resume: int | None = None) -> None:
+        self.push_screen(ChatScreen(model=model, persona=persona, resume=resume))
+
+    def open_train(self, run: RunPaths | None = None) -> None:
+        self.push_screen(TrainScreen(run))
+
+    def on_unmount(self) -> None:
+        self.engines.close()  # waits for a reply still streaming to notice its cancel
+        if self._store is not None:
+            self._store.close()

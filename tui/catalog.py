@@ -1,0 +1,81 @@
+"""What is on disk for the app to offer: training runs, the GGUF models they exported, personas.
+
+Reading is forgiving: a run being written while the home screen refreshes (a half-written metrics
+line, a recipe mid-save) shows as unreadable for a moment instead of taking the app down.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from hearth.paths import RunPaths, runs_dir
+
+NO_PERSONA = ""  # the chat screen's "no persona: a plain assistant" choice
+
+# What a file caught mid-write looks like when read: missing, cut short, or the wrong shape.
+UNREADABLE = (OSError, ValueError, AttributeError, TypeError, yaml.YAMLError)
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    run: RunPaths
+    recipe: str
+    steps: int | None  # None: metrics.jsonl could not be read just now
+    has_adapter: bool
+    has_merged: bool
+    models: tuple[Path, ...]  # the run's model GGUFs, best first (companion.models.QUANT_PREFERENCE)
+
+    @property
+    def id(self) -> str:
+        return self.run.root.name
+
+
+def summarize_run(run: RunPaths) -> RunSummary:
+    from companion.models import model_files
+    from tui.commands.train import _last_step, _recipe_name
+
+    try:
+        recipe = _recipe_name(run)
+    except UNREADABLE:
+        recipe = "?"
+    try:
+        steps = _last_step(run)
+    except UNREADABLE:
+        steps = None
+    return RunSummary(
+        run=run,
+        recipe=recipe,
+        steps=steps,
+        has_adapter=(run.adapter / "adapter_config.json").is_file(),
+        has_merged=(run.merged / "config.json").is_file(),
+        models=tuple(model_files(run.gguf)) if run.gguf.is_dir() else (),
+    )
+
+
+def run_summaries() -> list[RunSummary]:
+    """Every run with a recipe, newest first."""
+    root = runs_dir()
+    if not root.is_dir():
+        return []
+    runs = [RunPaths(path) for path in root.iterdir() if (path / "recipe.yaml").is_file()]
+    runs.sort(key=lambda run: run.recipe.stat().st_mtime, reverse=True)
+    return [summarize_run(run) for run in runs]
+
+
+def chat_models() -> list[Path]:
+    """Every exported model, newest run first and each run's preferred quantization first."""
+    return [model for summary in run_summaries() for model in summary.models]
+
+
+def persona_choices() -> list[tuple[str, str]]:
+    """(label, persona name) for each readable persona, built-ins first."""
+    from personas.library import list_personas
+
+    return [
+        (entry.character if entry.character == entry.name else f"{entry.character} ({entry.name})", entry.name)
+        for entry in list_personas()
+        if entry.problem is None
+    ]

@@ -1,0 +1,338 @@
+"""Talk to an exported model as a persona: pick the GGUF and the persona at the top, type at the bottom.
+
+The model loads and every reply streams in thread workers that only post messages (tui/messages.py);
+the screen turns those into bubbles. The session (companion.session.ChatSession) stores each turn in
+the history as it completes, so what the view shows after a reply is exactly what the session holds.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Input, Label, Select, Static
+
+from companion.reasoning import Chunk
+from hearth.errors import UserError
+from tui.catalog import NO_PERSONA, chat_models, persona_choices
+from tui.messages import ReplyChunk, ReplyDone, ReplyFailed, ReplyStarted, SessionFailed, SessionReady
+from tui.widgets.conversation import ConversationView
+
+# How often a streaming reply is pushed to the screen: tokens arriving faster are joined first.
+FLUSH_INTERVAL_S = 1 / 30
+
+NO_MODEL = "no exported model yet — train a run (t on the home screen), then merge and export it (e)"
+
+
+def batched(chunks: Iterable[Chunk], interval: float = FLUSH_INTERVAL_S) -> Iterator[Chunk]:
+    """Join consecutive chunks of the same kind that arrive within `interval` of the last flush."""
+    pending: list[str] = []
+    kind = None
+    flushed_at = time.monotonic()
+    for chunk in chunks:
+        if pending and chunk.kind != kind:
+            yield Chunk("".join(pending), kind)
+            pending = []
+        pending.append(chunk.text)
+        kind = chunk.kind
+        now = time.monotonic()
+        if now - flushed_at >= interval:
+            yield Chunk("".join(pending), kind)
+            pending, flushed_at = [], now
+    if pending:
+        yield Chunk("".join(pending), kind)
+
+
+def open_chat_session(engine, store, persona: str, resume: int | None, user_name: str):
+    """A new chat with `persona` (a personas.library name; NO_PERSONA for none), or chat `resume`
+    continued — with its persona's current card when that persona is still installed."""
+    from companion.session import ChatSession
+    from personas.library import find_entry, load_entry
+    from personas.prompt import render_persona
+
+    entry = find_entry(persona) if persona != NO_PERSONA else None
+    card = load_entry(entry) if entry is not None else None
+    if resume is not None:
+        prompt = render_persona(card, user_name=user_name) if card is not None else None
+        return ChatSession.resume(engine, store, resume, persona=prompt, user_name=user_name)
+    if card is not None:
+        return ChatSession.with_card(engine, store, card, user_name=user_name)
+    return ChatSession(engine, store, user_name=user_name)
+
+
+class ChatScreen(Screen):
+    BINDINGS = [
+        Binding("escape", "stop_or_back", "stop / back"),
+        Binding("ctrl+r", "retry", "retry"),
+        Binding("ctrl+z", "undo", "undo"),
+        Binding("ctrl+n", "new_chat", "new chat"),
+        Binding("ctrl+s", "keep", "keep for training"),
+    ]
+    # Actions that need a loaded session and no reply streaming.
+    SESSION_ACTIONS = {"retry", "undo", "new_chat", "keep"}
+
+    def __init__(self, model: Path | None = None, persona: str | None = None, resume: int | None = None):
+        super().__init__()
+        self._requested = (model, persona, resume)
+        self.session = None
+        self.cancel: threading.Event | None = None  # set while a reply streams
+        self._reply_bubble = None
+        self._opened: tuple | None = None  # (model, persona) of the session loaded or loading
+
+    # -- layout ---------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        self.models = chat_models()
+        personas = persona_choices() + [("none: a plain assistant", NO_PERSONA)]
+        model, persona, self._resume, self._notice = self._plan(personas)
+        yield Header()
+        with Horizontal(id="chat-setup"):
+            yield Label("model")
+            yield Select([(m.name, m) for m in self.models], id="model", value=model if model else Select.NULL,
+                         allow_blank=not self.models, prompt="no exported model")
+            yield Label("persona")
+            yield Select(personas, id="persona", value=persona, allow_blank=False)
+        yield ConversationView(id="conversation")
+        yield Static("", id="chat-status", markup=False)
+        yield Input(placeholder="say something (enter sends)", id="prompt", disabled=not self.models)
+        yield Footer()
+
+    def _plan(self, personas: list[tuple[str, str]]):
+        """(model, persona, chat to resume, a notice) from what was asked for and what is on disk."""
+        from personas.library import find_entry
+
+        model, persona, resume = self._requested
+        notice = ""
+        record = self._stored_chat(resume)
+        if record is not None:
+            stored = Path(record.model) if record.model else None
+            if stored is not None and stored.is_file():
+                model = stored
+            elif self.models:
+                notice = f"this chat's model ({stored.name if stored else 'unknown'}) is gone; continuing with another"
+            entry = find_entry(record.persona) if record.persona else None
+            persona = entry.name if entry is not None else NO_PERSONA
+        elif resume is not None:
+            notice, resume = f"cannot continue chat #{resume}, starting a new one: {self._store_problem}", None
+        if model is not None and model not in self.models:  # a GGUF from outside the runs
+            self.models.insert(0, model)
+        names = [value for _, value in personas]
+        if persona not in names:
+            persona = names[0]
+        if model is None and self.models:
+            model = self.models[0]
+        return model, persona, resume, notice
+
+    def _stored_chat(self, chat_id: int | None):
+        """The chat record to continue, or None (`_store_problem` then says why, when one was asked for)."""
+        store = self.app.store
+        self._store_problem = self.app.store_problem
+        if chat_id is None or store is None:
+            return None
+        try:
+            return store.chat(chat_id)
+        except UserError as exc:  # deleted meanwhile (e.g. by `hearth history`)
+            self._store_problem = str(exc)
+            return None
+
+    def on_mount(self) -> None:
+        self.sub_title = "chat"
+        model = self.query_one("#model", Select).value
+        if not self.models:
+            self.call_after_refresh(self._show_no_model)
+            return
+        self._open_session(model, self.query_one("#persona", Select).value, self._resume, self._notice)
+
+    async def _show_no_model(self) -> None:
+        await self.conversation.notice(NO_MODEL)
+        self.status(NO_MODEL)
+
+    @property
+    def conversation(self) -> ConversationView:
+        return self.query_one("#conversation")
+
+    def status(self, text: str) -> None:
+        self.query_one("#chat-status", Static).update(text)
+
+    # -- opening a session ----------------------------------------------------------------------
+
+    def _open_session(self, model: Path, persona: str, resume: int | None = None, notice: str = "") -> None:
+        self._stop_reply()
+        self.session = None
+        self._opened = (model, persona)
+        self.refresh_bindings()
+        self.status(f"loading {model.name}…")
+        settings = self.app.engine_settings.replace(model_path=model)
+        self._load_session(settings, persona, resume, notice, self.app.engines, self.app.store, self.app.user_name)
+
+    @work(thread=True, exclusive=True, group="session")
+    def _load_session(self, settings, persona, resume, notice, engines, store, user_name) -> None:
+        try:
+            session = open_chat_session(engines.get(settings), store, persona, resume, user_name)
+        except UserError as exc:
+            self.post_message(SessionFailed(str(exc)))
+            return
+        self.post_message(SessionReady(session, notice))
+
+    async def on_session_ready(self, message: SessionReady) -> None:
+        session = self.session = message.session
+        view = self.conversation
+        view.speakers = {"user": session.user_name, "assistant": session.persona_name or session.engine.model_name}
+        await view.remove_children()
+        await view.show_turns(session.turns)
+        self._show_session_status()
+        self.refresh_bindings()
+        if message.notice:
+            self.notify(message.notice, severity="warning")
+        self.query_one("#prompt", Input).focus()
+
+    def _show_session_status(self) -> None:
+        s = self.session
+        chat = f"chat #{s.chat_id}" if s.chat_id is not None else "not recorded"
+        self.status(f"{Path(str(s.engine.settings.model_path)).name} · {s.persona_name or 'no persona'} · {chat} · "
+                    f"{s.engine.n_ctx}-token context")
+
+    async def on_session_failed(self, message: SessionFailed) -> None:
+        self.status(f"could not open the chat: {message.message}")
+        await self.conversation.notice(message.message)
+        self.notify(message.message, severity="error", timeout=10)
+
+    @on(Select.Changed)
+    def _setup_changed(self, event: Select.Changed) -> None:
+        choice = (self.query_one("#model", Select).value, self.query_one("#persona", Select).value)
+        if choice == self._opened or choice[0] == Select.NULL:
+            return
+        self._open_session(*choice)
+
+    # -- replies --------------------------------------------------------------------------------
+
+    def _can_reply(self) -> bool:
+        if self.session is None:
+            self.notify("the model is not loaded yet", severity="warning")
+            return False
+        if self.cancel is not None:
+            self.notify("a reply is still being written — Esc stops it", severity="warning")
+            return False
+        return True
+
+    @on(Input.Submitted, "#prompt")
+    def _send(self, event: Input.Submitted) -> None:
+        text = event.value.strip()
+        if not text or not self._can_reply():
+            return
+        event.input.clear()
+        self._start_reply(lambda session, cancel: session.send(text, cancel=cancel))
+
+    def _start_reply(self, start: Callable) -> None:
+        self.cancel = threading.Event()
+        self.refresh_bindings()
+        self.status("writing… (esc stops)")
+        self._reply(self.session, start, self.cancel, self.app.engines)
+
+    @work(thread=True, exclusive=True, group="reply")
+    def _reply(self, session, start: Callable, cancel: threading.Event, engines) -> None:
+        try:
+            with engines.in_use():
+                stream = start(session, cancel)
+                self.post_message(ReplyStarted(session, list(session.turns)))
+                for chunk in batched(stream):
+                    self.post_message(ReplyChunk(session, chunk.text, chunk.kind))
+        except UserError as exc:
+            self.post_message(ReplyFailed(session, str(exc), list(session.turns)))
+            return
+        except Exception as exc:  # llama.cpp or a bug: say so in the app and keep going
+            self.post_message(ReplyFailed(session, f"the reply failed: {type(exc).__name__}: {exc}",
+                                          list(session.turns)))
+            return
+        self.post_message(ReplyDone(session, stream.reply, list(session.turns)))
+
+    async def on_reply_started(self, message: ReplyStarted) -> None:
+        if message.session is not self.session:
+            return
+        await self.conversation.show_turns(message.turns)
+        self._reply_bubble = await self.conversation.start_reply()
+
+    async def on_reply_chunk(self, message: ReplyChunk) -> None:
+        if message.session is self.session and self._reply_bubble is not None:
+            await self._reply_bubble.add(message.text, message.kind)
+
+    async def on_reply_done(self, message: ReplyDone) -> None:
+        if message.session is not self.session:
+            return
+        reply = message.reply
+        if self._reply_bubble is not None:
+            await self._reply_bubble.finish(reply)
+        await self.conversation.show_turns(message.turns)  # a reply cancelled before a word goes away
+        self._reply_ended()
+        if reply.finish_reason == "cancelled" and not (reply.text or reply.reasoning):
+            self.notify("stopped before it said anything; ctrl+r asks again")
+
+    async def on_reply_failed(self, message: ReplyFailed) -> None:
+        if message.session is not self.session:
+            return
+        if self._reply_bubble is not None:
+            await self._reply_bubble.remove()
+        await self.conversation.show_turns(message.turns)
+        self._reply_ended()
+        self.notify(message.message, severity="error", timeout=10)
+
+    def _reply_ended(self) -> None:
+        self.cancel = None
+        self._reply_bubble = None
+        self.refresh_bindings()
+        self._show_session_status()
+
+    def _stop_reply(self) -> None:
+        if self.cancel is not None:
+            self.cancel.set()
+        self.cancel = None
+        self._reply_bubble = None
+
+    def on_unmount(self) -> None:
+        self._stop_reply()
+
+    # -- keys -----------------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        if action in self.SESSION_ACTIONS and (self.session is None or self.cancel is not None):
+            return None  # shown, dimmed
+        return True
+
+    def action_stop_or_back(self) -> None:
+        if self.cancel is not None:
+            self.cancel.set()
+            self.status("stopping…")
+        else:
+            self.app.pop_screen()
+
+    def action_retry(self) -> None:
+        if self._can_reply():
+            self._start_reply(lambda session, cancel: session.retry(cancel=cancel))
+
+    async def action_undo(self) -> None:
+        try:
+            self.session.undo()
+        except UserError as exc:
+            self.notify(str(exc), severity="warning")
+            return
+        await self.conversation.show_turns(self.session.turns)
+
+    async def action_new_chat(self) -> None:
+        self.session.new()
+        await self.conversation.show_turns(self.session.turns)
+        self._show_session_status()
+
+    def action_keep(self) -> None:
+        try:
+            self.session.keep()
+        except UserError as exc:
+            self.notify(str(exc), severity="warning")
+            return
+        self.notify(f"chat #{self.session.chat_id} kept for training (`hearth history export-dataset`)")

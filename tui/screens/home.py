@@ -1,0 +1,93 @@
+"""The first screen: training runs, personas and past chats, and the keys that start everything."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widgets import Footer, Header
+
+from hearth.paths import RunPaths
+from tui.catalog import run_summaries
+from tui.messages import ChatChosen, PersonaChosen, RunChosen
+from tui.widgets.chat_list import ChatList
+from tui.widgets.persona_list import PersonaList
+from tui.widgets.run_list import RunList
+
+
+class HomeScreen(Screen):
+    BINDINGS = [
+        Binding("c", "chat", "chat"),
+        Binding("t", "train", "train"),
+        Binding("e", "export", "merge / export run"),
+        Binding("r", "refresh", "refresh"),
+        Binding("q", "app.quit", "quit"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield RunList(id="runs")
+        with Horizontal(id="home-bottom"):
+            yield PersonaList(id="personas")
+            yield ChatList(id="chats")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = str(self.app.home_dir)
+        self.action_refresh()
+        self.query_one(RunList).table.focus()
+
+    def on_screen_resume(self) -> None:
+        self.action_refresh()
+
+    def action_refresh(self) -> None:
+        from personas.library import list_personas
+
+        self.runs = run_summaries()
+        self.query_one(RunList).show_runs(self.runs)
+        self.query_one(PersonaList).show_personas(list_personas())
+        store = self.app.store
+        chats = self.query_one(ChatList)
+        chats.show_chats(store.chats() if store is not None else [])
+        if store is None:
+            chats.query_one(".empty").update(f"history unavailable: {self.app.store_problem}")
+
+    # -- what the keys do -----------------------------------------------------------------------
+
+    def _highlighted_run(self) -> RunPaths | None:
+        key = self.query_one(RunList).highlighted_key
+        return RunPaths(Path(key)) if key else None
+
+    def action_chat(self) -> None:
+        """Talk to the highlighted run's model (else the newest exported one), as the highlighted persona."""
+        run = self._highlighted_run()
+        models = next((s.models for s in self.runs if run is not None and s.run.root == run.root and s.models), ())
+        self.app.open_chat(model=models[0] if models else None, persona=self.query_one(PersonaList).highlighted_key)
+
+    def action_train(self) -> None:
+        self.app.open_train()
+
+    def action_export(self) -> None:
+        run = self._highlighted_run()
+        if run is None:
+            self.notify("no run to export yet — press t to train one", severity="warning")
+            return
+        self.app.open_train(run)
+
+    # -- rows chosen (enter or click) -----------------------------------------------------------
+
+    @on(RunChosen)
+    def _run_chosen(self, message: RunChosen) -> None:
+        self.app.open_train(RunPaths(message.run_root))
+
+    @on(PersonaChosen)
+    def _persona_chosen(self, message: PersonaChosen) -> None:
+        self.app.open_chat(persona=message.persona)
+
+    @on(ChatChosen)
+    def _chat_chosen(self, message: ChatChosen) -> None:
+        self.app.open_chat(resume=message.chat_id)

@@ -1,0 +1,247 @@
+"""Train a run, then merge and export it — the same child processes the CLI runs, drawn with widgets.
+
+A new run is checked the way `hearth train` checks it (tui.commands.train.resolved_recipe, on
+arguments parsed by that command's own parser) before its directory exists; then `python -m tuner
+train RUN_DIR` runs as a child whose events fill the progress bar, the loss sparkline and the log.
+A crash in a child is shown as its message; Esc or Cancel asks the child to stop (training saves a
+checkpoint first, and Resume continues from it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Button, Footer, Header, Input, Select
+
+from hearth.errors import UserError
+from hearth.paths import RunPaths
+from tui.catalog import summarize_run
+from tui.jobs import JobRunner
+from tui.messages import JobEnded, JobEvent, JobStarted
+from tui.widgets.job_log import JobLog
+from tui.widgets.train_progress import TrainProgress
+
+DEFAULT_RECIPE = "tiny-offline"
+DEFAULT_QUANT = "q8_0"
+
+# job -> (what it is doing, what to say when it is done). Done events: tuner/__main__.py, exporter/__main__.py.
+JOBS = {
+    "train": ("training", lambda d: f"adapter saved at step {d['step']} (train loss {d['train_loss']:.4f}) — Merge next"),
+    "merge": ("merging the adapter into its base", lambda d: f"merged model in {d['merged']} — Export next"),
+    "export": ("exporting to GGUF and checking it against the merged model",
+               lambda d: "export passed — Chat with it" if d.get("passed") else "export FAILED its checks (see the log)"),
+}
+
+
+def train_args(recipe: str, data: str, max_steps: str) -> argparse.Namespace:
+    """The form as `hearth train` arguments, parsed by that command's own parser."""
+    from tui.commands import train as train_command
+
+    try:
+        files = shlex.split(data)
+    except ValueError as exc:
+        raise UserError(f"the data files line cannot be read ({exc}); quote paths that contain spaces") from None
+    argv = ["train", "--recipe", recipe] + (["--data", *files] if files else [])
+    argv += ["--max-steps", max_steps.strip()] if max_steps.strip() else []
+    parser = argparse.ArgumentParser(prog="hearth", exit_on_error=False)
+    train_command.register(parser.add_subparsers(dest="command"))
+    try:
+        return parser.parse_args(argv)
+    except (argparse.ArgumentError, SystemExit) as exc:
+        raise UserError(f"the form does not make a valid `hearth train` ({exc})") from None
+
+
+def new_checked_run(args: argparse.Namespace) -> RunPaths:
+    from tui.commands.train import new_run, resolved_recipe
+
+    return new_run(resolved_recipe(args))
+
+
+def _can_resume(run: RunPaths) -> bool:
+    return run.checkpoints.is_dir() and any(run.checkpoints.glob("checkpoint-*"))
+
+
+class TrainScreen(Screen):
+    BINDINGS = [Binding("escape", "cancel_or_back", "cancel job / back")]
+
+    def __init__(self, run: RunPaths | None = None):
+        super().__init__()
+        self.run = run
+        self.runner: JobRunner | None = None
+
+    def compose(self) -> ComposeResult:
+        from exporter.quantize import QUANT_TYPES
+        from tuner.recipe import builtin_recipes
+
+        recipes = sorted(builtin_recipes())
+        yield Header()
+        with Vertical(id="train-form"):
+            with Horizontal(classes="row"):
+                yield Select([(name, name) for name in recipes], id="recipe", allow_blank=False,
+                             value=DEFAULT_RECIPE if DEFAULT_RECIPE in recipes else recipes[0])
+                yield Input(id="max-steps", type="integer", placeholder="max steps (recipe's)")
+                yield Button("Start", id="start", variant="primary")
+                yield Button("Resume", id="resume")
+                yield Button("Cancel", id="cancel", variant="error")
+            yield Input(id="data", placeholder="data files, space-separated (empty: the recipe's own — 林栀's dialogues)")
+        yield TrainProgress(id="progress")
+        yield JobLog(id="job-log")
+        with Horizontal(id="run-actions"):
+            yield Button("Merge", id="merge")
+            yield Select([(name, name) for name in QUANT_TYPES], id="quant", allow_blank=False, value=DEFAULT_QUANT)
+            yield Button("Export", id="export")
+            yield Button("Chat", id="chat", variant="success")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = "train"
+        self.query_one(TrainProgress).status(self._run_state() if self.run is not None
+                                             else "choose a recipe, data and steps, then Start")
+        self._refresh_buttons()
+        if self.run is None:
+            self.query_one("#start", Button).focus()
+
+    # -- state ----------------------------------------------------------------------------------
+
+    def _run_state(self) -> str:
+        s = summarize_run(self.run)
+        made = [label for label, present in (("an adapter", s.has_adapter), ("a merged model", s.has_merged),
+                                             (", ".join(m.name for m in s.models), bool(s.models))) if present]
+        return (f"run {s.id} ({s.recipe}): {s.steps if s.steps is not None else '?'} steps; "
+                + (f"has {', '.join(made)}" if made else "nothing saved yet"))
+
+    def _refresh_buttons(self) -> None:
+        running = self.runner is not None
+        summary = summarize_run(self.run) if self.run is not None else None
+        enabled = {
+            "start": not running,
+            "resume": not running and summary is not None and not summary.has_adapter and _can_resume(self.run),
+            "cancel": running,
+            "merge": not running and summary is not None and summary.has_adapter,
+            "export": not running and summary is not None and summary.has_merged,
+            "chat": not running and summary is not None and bool(summary.models),
+        }
+        for button_id, on_ in enabled.items():
+            self.query_one(f"#{button_id}", Button).disabled = not on_
+        self.query_one("#resume", Button).display = enabled["resume"]
+        for form_id in ("#recipe", "#max-steps", "#data"):
+            self.query_one(form_id).disabled = running
+
+    # -- starting jobs --------------------------------------------------------------------------
+
+    def _begin(self, job: str, module: str, args: list[str]) -> JobRunner:
+        self.runner = JobRunner(job, module, args, self.post_message)
+        self.query_one(TrainProgress).begin(f"{JOBS[job][0]}…")
+        self.query_one(JobLog).say(f"— {JOBS[job][0]} —", "bold")
+        self._refresh_buttons()
+        return self.runner
+
+    @on(Button.Pressed, "#start")
+    def _start(self) -> None:
+        try:
+            args = train_args(self.query_one("#recipe", Select).value, self.query_one("#data", Input).value,
+                              self.query_one("#max-steps", Input).value)
+        except UserError as exc:
+            self.notify(str(exc), severity="error")
+            return
+        runner = self._begin("train", "tuner", [])
+        self.query_one(TrainProgress).status("checking the recipe and reading the data…")
+        self._new_run_then_follow(runner, args)
+
+    @on(Button.Pressed, "#resume")
+    def _resume(self) -> None:
+        self._follow(self._begin("train", "tuner", ["train", str(self.run.root), "--resume"]))
+
+    @on(Button.Pressed, "#merge")
+    def _merge(self) -> None:
+        self._follow(self._begin("merge", "tuner", ["merge", str(self.run.root)]))
+
+    @on(Button.Pressed, "#export")
+    def _export(self) -> None:
+        quant = self.query_one("#quant", Select).value
+        self._follow(self._begin("export", "exporter", ["export", str(self.run.root), "--quant", quant]))
+
+    @on(Button.Pressed, "#chat")
+    def _chat(self) -> None:
+        self.app.open_chat(model=summarize_run(self.run).models[0])
+
+    @on(Button.Pressed, "#cancel")
+    def _cancel(self) -> None:
+        if self.runner is not None:
+            self.runner.cancel()
+            self.query_one(TrainProgress).status("stopping… (training saves a checkpoint first)")
+
+    @work(thread=True, exclusive=True, group="job")
+    def _new_run_then_follow(self, runner: JobRunner, args: argparse.Namespace) -> None:
+        """Check the recipe and data (slow: imports torch, reads every file), make the run, train it."""
+        try:
+            run = None if runner.cancelled else new_checked_run(args)
+        except UserError as exc:
+            self.post_message(JobEnded(runner.name, error=str(exc)))
+            return
+        except Exception as exc:  # a bug or a broken install: say so, keep the app
+            self.post_message(JobEnded(runner.name, error=f"could not start training: {type(exc).__name__}: {exc}"))
+            return
+        if run is not None:
+            runner.job.args = ["train", str(run.root)]
+            self.post_message(JobStarted(runner.name, run.root))
+        runner.follow()
+
+    @work(thread=True, exclusive=True, group="job")
+    def _follow(self, runner: JobRunner) -> None:
+        runner.follow()
+
+    # -- what the child says --------------------------------------------------------------------
+
+    def on_job_started(self, message: JobStarted) -> None:
+        self.run = RunPaths(message.run_root)
+        self.query_one(JobLog).say(f"run {self.run.root.name} in {self.run.root}", "dim")
+        self.query_one(TrainProgress).status(f"{JOBS[message.job][0]} {self.run.root.name}…")
+
+    def on_job_event(self, message: JobEvent) -> None:
+        event = message.event
+        progress = self.query_one(TrainProgress)
+        if event.get("event") == "step":
+            progress.step(event)
+            return
+        if event.get("event") == "stage":
+            progress.status(event.get("message", ""))
+        self.query_one(JobLog).show_event(event)
+
+    def on_job_ended(self, message: JobEnded) -> None:
+        self.runner = None
+        progress, log = self.query_one(TrainProgress), self.query_one(JobLog)
+        if message.cancelled:
+            step = (message.done or {}).get("step")
+            text = f"stopped at step {step}; a checkpoint was saved — Resume continues" if step is not None else "stopped"
+            progress.end(text, finished=False)
+            log.say(text, "yellow")
+        elif message.error:
+            progress.end(f"{JOBS[message.job][0]} failed", finished=False)
+            log.say(message.error, "bold red")
+            self.notify(message.error, title=f"{message.job} failed", severity="error", timeout=15)
+        else:
+            text = JOBS[message.job][1](message.done)
+            progress.end(text, finished=True)
+            log.say(text, "green")
+        self._refresh_buttons()
+        if self.run is not None:
+            log.say(self._run_state(), "dim")
+
+    # -- keys -----------------------------------------------------------------------------------
+
+    def action_cancel_or_back(self) -> None:
+        if self.runner is not None:
+            self._cancel()
+        else:
+            self.app.pop_screen()
+
+    def on_unmount(self) -> None:
+        if self.runner is not None:
+            self.runner.cancel()  # leaving (or quitting) stops the child the way Cancel does
