@@ -48,6 +48,7 @@ class FastPath:
     attention: str | None = None  # attn_implementation to set, or None to leave the model's
     liger: bool = False
     checkpointing: bool | None = None  # None: decided by the token-budget probe
+    fused_lora: bool = False
     compile: bool = False
     notes: list[str] = field(default_factory=list)
 
@@ -89,6 +90,7 @@ class FastPath:
             f"chunked loss {'on' if self.chunked_loss else 'off'}",
             f"attention {self.attention or 'model default'}",
             f"liger {'on' if self.liger else 'off'}",
+            f"fused LoRA {'on' if self.fused_lora else 'off'}",
             "checkpointing " + {True: "on", False: "off", None: "auto"}[self.checkpointing],
             f"compile {'on' if self.compile else 'off'}",
         ]
@@ -105,6 +107,7 @@ def choose_fast_path(settings: FastSettings, model: torch.nn.Module, has_cuda: b
     if not has_cuda and path.checkpointing is None:
         path.checkpointing = False  # the probe needs a GPU; on CPU memory is rarely the limit for tests
     path.compile = settings.compile
+    path.fused_lora = settings.fused_lora
 
     if settings.packing and settings.attention == "auto" and not _uses_sliding_window(config):
         path.attention = ATTENTION_NAME

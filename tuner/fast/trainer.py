@@ -20,6 +20,7 @@ from torch.utils.data import DataLoader
 from trl import SFTTrainer
 
 from tuner.fast.attention import register_varlen_attention
+from tuner.fast.fused_lora import install_fused_lora
 from tuner.fast.head import install_chunked_head
 from tuner.fast.packing import PackedCollator, TokenBudgetBatchSampler
 from tuner.fast.plan import FastPath
@@ -49,6 +50,19 @@ def _set_checkpointing(model: torch.nn.Module, on: bool) -> None:
         disable()
 
 
+def half_frozen_fp32_params(model: torch.nn.Module, dtype: torch.dtype) -> int:
+    """Bring the frozen fp32 weights of a 4-bit model (norms, embeddings, head: PEFT's k-bit
+    preparation upcasts them) back to the step's half precision, as in bf16 LoRA: otherwise every
+    activation downstream of a norm is fp32, attention falls off the FlashAttention kernel, and
+    the fp32 embeddings and head cost 4 GB on a 7B model. Returns how many tensors changed."""
+    changed = 0
+    for param in model.parameters():
+        if not param.requires_grad and param.dtype == torch.float32:
+            param.data = param.data.to(dtype)
+            changed += 1
+    return changed
+
+
 def apply_liger_kernels(causal_lm: torch.nn.Module) -> None:
     """Liger's fused RMSNorm, RoPE and SwiGLU on this model (its loss kernels stay off: ours runs)."""
     from liger_kernel.transformers.monkey_patch import _apply_liger_kernel_to_instance
@@ -69,8 +83,15 @@ class FastSFTTrainer(SFTTrainer):
             register_varlen_attention()
         if path.attention:
             causal_lm.set_attn_implementation(path.attention)
+        four_bit = getattr(causal_lm, "is_loaded_in_4bit", False) or any(
+            type(module).__name__ == "Linear4bit" for module in causal_lm.modules()
+        )
+        if four_bit and (self.args.bf16 or self.args.fp16):
+            half_frozen_fp32_params(self.model, torch.bfloat16 if self.args.bf16 else torch.float16)
         if path.liger:
             apply_liger_kernels(causal_lm)
+        if path.fused_lora:
+            install_fused_lora(self.model)
         if path.chunked_loss:
             install_chunked_head(causal_lm, path.settings.loss_chunk_tokens)
         if path.checkpointing:

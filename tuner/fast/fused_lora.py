@@ -1,0 +1,113 @@
+"""One autograd function for a LoRA branch: dropout, A, B and the add, in the step's precision.
+
+PEFT computes `base(x) + B(A(dropout(x))) * scale` as separate modules: `x` is copied to the
+adapter's fp32 dtype, dropped out in fp32, cast back to bf16 by autocast for each matrix product,
+and every piece is its own kernel and its own saved tensor. On a small model that is most of the
+step (measured: a third of the GPU time went to dtype copies and fp32 dropout, docs/benchmarks.md).
+
+Here the branch is one function: dropout in the activation dtype (one kernel that also yields the
+mask), `x A^T`, then `base_out + scale * (x A^T) B^T` as a single GEMM with the add in its epilogue.
+Backward is four small GEMMs and the mask; the adapter's gradients come out in fp32 straight from
+the GEMM. Same function, same dropout semantics (inverted dropout, p from the recipe), fewer
+launches and less memory. Layers PEFT handles specially (DoRA and other variants, LoRA bias,
+mixed-adapter batches, merged or disabled adapters) keep PEFT's own forward.
+"""
+
+from __future__ import annotations
+
+from types import MethodType
+
+import torch
+from torch import nn
+
+
+def _mm_fp32(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """a @ b with an fp32 result, without rounding through the operands' half precision on CUDA."""
+    if a.is_cuda and a.dtype in (torch.bfloat16, torch.float16):
+        try:
+            return torch.mm(a, b, out_dtype=torch.float32)
+        except (TypeError, RuntimeError):
+            pass
+    return torch.mm(a.float(), b.float())
+
+
+class _LoraBranch(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, base_out, lora_a, lora_b, scale, dropout_p):
+        with torch.autocast(x.device.type, enabled=False):
+            dtype = base_out.dtype
+            x2 = x.reshape(-1, x.shape[-1]).to(dtype)
+            if dropout_p > 0:
+                dropped, mask = torch.native_dropout(x2, dropout_p, True)
+            else:
+                dropped, mask = x2, None
+            a = lora_a.to(dtype)
+            b = lora_b.to(dtype)
+            xa = dropped @ a.t()
+            out = torch.addmm(base_out.reshape(-1, base_out.shape[-1]), xa, b.t(), alpha=scale)
+        ctx.save_for_backward(dropped, mask, xa, a, b)
+        ctx.scale, ctx.dropout_p, ctx.x_dtype = scale, dropout_p, x.dtype
+        ctx.x_shape, ctx.a_dtype, ctx.b_dtype = x.shape, lora_a.dtype, lora_b.dtype
+        return out.view(*base_out.shape)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        dropped, mask, xa, a, b = ctx.saved_tensors
+        scale = ctx.scale
+        g = grad_out.reshape(-1, grad_out.shape[-1]).to(xa.dtype)
+        g_b = (g @ b).mul_(scale)  # [tokens, r]: the gradient reaching x A^T
+        grad_a = grad_b = grad_x = None
+        if ctx.needs_input_grad[3]:
+            grad_b = _mm_fp32(g.t(), xa).mul_(scale).to(ctx.b_dtype)
+        if ctx.needs_input_grad[2]:
+            grad_a = _mm_fp32(g_b.t(), dropped).to(ctx.a_dtype)
+        if ctx.needs_input_grad[0]:
+            grad_x = g_b @ a
+            if mask is not None:
+                grad_x = torch.ops.aten.native_dropout_backward(grad_x, mask, 1.0 / (1.0 - ctx.dropout_p))
+            grad_x = grad_x.view(ctx.x_shape).to(ctx.x_dtype)
+        return grad_x, grad_out, grad_a, grad_b, None, None
+
+
+def _fusable(layer, adapter: str) -> bool:
+    lora_a, lora_b = layer.lora_A[adapter], layer.lora_B[adapter]
+    dropout = layer.lora_dropout[adapter]
+    return (
+        isinstance(lora_a, nn.Linear)
+        and isinstance(lora_b, nn.Linear)
+        and lora_a.bias is None
+        and lora_b.bias is None
+        and adapter not in getattr(layer, "lora_variant", {})
+        and isinstance(dropout, (nn.Dropout, nn.Identity))
+    )
+
+
+def _fused_forward(original_forward):
+    def forward(self, x, *args, **kwargs):
+        active = [name for name in self.active_adapters if name in self.lora_A]
+        if args or kwargs or self.disable_adapters or self.merged or len(active) != 1 or not _fusable(self, active[0]):
+            return original_forward(x, *args, **kwargs)
+        name = active[0]
+        dropout = self.lora_dropout[name]
+        p = dropout.p if isinstance(dropout, nn.Dropout) and self.training else 0.0
+        base_out = self.base_layer(x)
+        return _LoraBranch.apply(
+            x, base_out, self.lora_A[name].weight, self.lora_B[name].weight, float(self.scaling[name]), float(p)
+        )
+
+    return forward
+
+
+def install_fused_lora(model: nn.Module) -> int:
+    """Route every PEFT LoRA linear layer of `model` through the fused branch; returns how many."""
+    from peft.tuners.lora import LoraLayer
+
+    count = 0
+    for module in model.modules():
+        if isinstance(module, LoraLayer) and hasattr(module, "base_layer") and not getattr(module, "_hearth_fused", False):
+            if not all(isinstance(module.lora_A[n], nn.Linear) for n in module.lora_A):
+                continue
+            module.forward = MethodType(_fused_forward(module.forward), module)
+            module._hearth_fused = True
+            count += 1
+    return count
