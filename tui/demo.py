@@ -39,10 +39,23 @@ def step_merge(state: dict) -> None:
     console.print(f"merged model: {merge_run(state['run'])}")
 
 
+def step_export(state: dict) -> None:
+    from exporter.export import summary_text
+    from tui.progress import run_job
+
+    run = state["run"]
+    done = run_job("exporter", ["export", str(run.root), "--quant", "q8_0"], "exporting")
+    console.print(summary_text(done))
+    if not done.get("passed"):
+        raise SystemExit("the exported GGUF did not pass verification (see above)")
+    state["gguf"] = run.gguf
+
+
 STEPS: list[tuple[str, Callable[[dict], None]]] = [
     ("1. the offline base model", step_base),
     ("2. fine-tune 林栀's voice", step_train),
     ("3. merge the adapter", step_merge),
+    ("4. export to GGUF (q8_0) and verify it", step_export),
 ]
 
 

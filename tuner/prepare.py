@@ -6,10 +6,9 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from importlib import resources
-from pathlib import Path
 
 from hearth.errors import UserError
-from tuner.data import LoadedData, load_conversations
+from tuner.data import LoadedData
 from tuner.masking import IGNORE_INDEX, TemplateError, encode_conversation, end_of_turn_token
 from tuner.recipe import Recipe
 
@@ -96,8 +95,3 @@ def prepare(loaded: LoadedData, tokenizer, recipe: Recipe) -> PreparedData:
         "end_of_turn_token": eot,
     }
     return PreparedData([r for r, _ in train_part], [r for r, _ in eval_part], [m for _, m in eval_part], report)
-
-
-def check_files(paths: list[str | Path], tokenizer, recipe: Recipe) -> dict:
-    """`hearth data check`: load, tokenize and report, without training."""
-    return prepare(load_conversations(paths, recipe.data.format), tokenizer, recipe).report

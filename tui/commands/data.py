@@ -12,8 +12,9 @@ SHOW_REJECTED = 20
 
 
 def check(args) -> int:
+    from tuner.data import load_conversations
     from tuner.model_loading import load_tokenizer, resolve_base
-    from tuner.prepare import check_files
+    from tuner.prepare import prepare
     from tuner.recipe import load_recipe
 
     recipe = load_recipe(args.recipe)
@@ -21,8 +22,9 @@ def check(args) -> int:
         recipe.data.format = args.format
     if args.max_length:
         recipe.data.max_length = args.max_length
+    loaded = load_conversations(args.files, recipe.data.format)  # bad files fail before any model loads
     base = resolve_base(args.tokenizer or recipe.model.base)
-    report = check_files(args.files, load_tokenizer(base, recipe), recipe)
+    report = prepare(loaded, load_tokenizer(base, recipe), recipe).report
     print_report(report, base)
     if args.report:
         write_json(args.report, report)
