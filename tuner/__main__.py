@@ -25,7 +25,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     run = RunPaths(args.run)
     # Everything the libraries print goes to stderr; stdout carries only events.
-    route_events_to(sys.stdout)
+    events_stream = sys.stdout
+    route_events_to(events_stream)
     sys.stdout = sys.stderr
     try:
         quiet_hf_libraries()
@@ -49,6 +50,9 @@ def main(argv: list[str] | None = None) -> int:
         traceback.print_exc()
         emit("error", message=f"{args.job} crashed: {type(exc).__name__}: {exc} (run with --verbose for the traceback)")
         return 1
+    finally:
+        sys.stdout = events_stream
+        route_events_to(None)
 
 
 if __name__ == "__main__":

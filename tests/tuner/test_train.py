@@ -191,3 +191,56 @@ def test_ddp_two_cpu_processes_on_gloo(installed_tiny_base, hearth_home, data_fi
     metrics = [json.loads(line) for line in run.metrics.read_text(encoding="utf-8").splitlines()]
     assert [m["step"] for m in metrics if m["kind"] == "train"] == [1, 2]
     assert metrics[-2]["epoch"] > 0.3  # 8 of ~21 conversations: the world size doubled the data per step
+
+
+def test_out_of_memory_is_one_sentence_and_the_last_checkpoint_resumes(installed_tiny_base, hearth_home, data_file,
+                                                                       monkeypatch, capsys):
+    """CUDA OOM cannot happen on a CPU test machine, so the trainer's step raises it at step 3."""
+    import transformers
+
+    import tuner.__main__ as child
+    from tui.commands.train import new_run
+    from tuner.recipe import load_recipe
+
+    recipe = load_recipe("tiny-offline", ["train.max_steps=6", "train.save_steps=2", "train.eval_steps=2",
+                                          "train.logging_steps=1", "train.batch_size=2"])
+    recipe.data.files = [str(data_file)]
+    run = new_run(recipe)
+    real_step = transformers.Trainer.training_step
+
+    def step_until_memory_runs_out(self, *args, **kwargs):
+        if self.state.global_step >= 2:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return real_step(self, *args, **kwargs)
+
+    monkeypatch.setattr(transformers.Trainer, "training_step", step_until_memory_runs_out)
+    assert child.main(["train", str(run.root)]) == 3
+    events = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    message = events[-1]["message"]
+    assert events[-1]["event"] == "error" and message.startswith("out of memory at step 2")
+    assert "train.batch_size" in message and "checkpoint-2" in message and "--resume" in message
+    monkeypatch.setattr(transformers.Trainer, "training_step", real_step)
+    assert child.main(["train", str(run.root), "--resume"]) == 0
+    steps = [json.loads(line)["step"] for line in capsys.readouterr().out.splitlines() if '"event": "step"' in line]
+    assert steps[0] == 3 and steps[-1] == 6
+
+
+def test_base_models_resolve_local_first(tiny_base_dir, installed_tiny_base, tmp_path):
+    from hearth.errors import UserError
+    from tuner.model_loading import resolve_base
+
+    assert resolve_base(str(tiny_base_dir)) == str(tiny_base_dir)  # a local Hugging Face directory
+    assert resolve_base("tiny-qwen2") == str(installed_tiny_base)  # a name under HEARTH_HOME/models
+    assert resolve_base("Qwen/Qwen2.5-0.5B-Instruct") == "Qwen/Qwen2.5-0.5B-Instruct"  # only a hub id goes out
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(UserError, match="no config.json"):
+        resolve_base(str(tmp_path / "empty"))
+
+
+def test_train_from_a_local_model_directory(tiny_base_dir, hearth_home, data_file):
+    """Real users name a directory (or hub id); that path is the ordinary from_pretrained one."""
+    assert main(train_args(data_file, "--base", str(tiny_base_dir), "--max-steps", "1", "--set", "data.eval_fraction=0")) == 0
+    run = only_run(hearth_home)
+    config = json.loads((run.adapter / "adapter_config.json").read_text(encoding="utf-8"))
+    assert config["base_model_name_or_path"] == str(tiny_base_dir)
+    assert not (hearth_home / "models").exists()  # the tiny base was not built: the named directory was used
