@@ -330,3 +330,14 @@ def test_fit_token_budget_reads_the_line_and_backs_off_on_out_of_memory():
     assert choice is not None and choice.peak_bytes <= 8000
     assert 2048 <= choice.budget <= (8000 - 1000) // 3
     assert fit_token_budget(lambda b: None, limit_bytes=500, smallest=512, largest=4096, probe=probe) is None
+
+
+def test_fit_token_budget_grows_past_an_overstated_small_probe_slope():
+    # Small steps look expensive (a fixed 600-byte chunk appears from 1024 tokens on), then 1 byte/token.
+    def probe(_step, budget):
+        return 1000 + budget + (600 if budget >= 1024 else 0)
+
+    choice = fit_token_budget(lambda b: None, limit_bytes=40_000, smallest=512, largest=100_000, probe=probe)
+    assert choice.peak_bytes <= 40_000 and choice.budget > 0.85 * (40_000 - 1600)
+    capped = fit_token_budget(lambda b: None, limit_bytes=40_000, smallest=512, largest=8192, probe=probe)
+    assert capped.budget == 8192

@@ -68,8 +68,8 @@ class FastSettings:
     instead of PEFT's separate modules with fp32 copies (same result, fewer kernels, less memory)."""
 
     compile: bool = False
-    """torch.compile the model's layers. Off by default: the compile time (minutes) is not repaid
-    on a short LoRA run; turn on for long runs of the same shape."""
+    """Experimental: torch.compile each decoder layer (dynamic shapes). Off by default and not yet
+    measured: compile time may not be repaid on a short LoRA run."""
 
     def __post_init__(self) -> None:
         for name in ("enabled", "gradient_checkpointing", "liger"):

@@ -1,10 +1,11 @@
 """The largest token budget per micro-step that fits the GPU, found without crashing.
 
 Peak memory of a training step grows linearly with the tokens in it (activations, loss chunks)
-on top of a fixed part (weights, adapter, optimizer). Two probe steps on worst-case packs
+on top of a fixed part (weights, adapter, optimizer). Probe steps on worst-case packs
 (conversations of the maximum length, every position a target) give the line; the budget is read
-off it at the memory limit, rounded down, and confirmed by a third probe that backs off on
-out-of-memory. Probes catch `torch.OutOfMemoryError`, so nothing crashes while searching.
+off it at the memory limit, rounded down, confirmed by another probe, and the line re-read until a
+probe lands near the limit or the ceiling (backing off halfway on out-of-memory). Probes catch
+`torch.OutOfMemoryError`, so nothing crashes while searching.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ import torch
 
 BUDGET_GRANULE = 256  # budgets are multiples of this: tidy shapes for the matrix units
 BACKOFF = 0.85
-MAX_CONFIRM_TRIES = 5
+MAX_CONFIRM_TRIES = 6
+HEADROOM = 0.97  # aim a little under the line: fragmentation grows with the budget
+GOOD_ENOUGH = 0.9  # a probe peaking within 10% of the limit ends the search
 
 
 @dataclass
@@ -99,25 +102,25 @@ def fit_token_budget(
     low_peak = measure(smallest)
     if low_peak is None or low_peak > limit_bytes:
         return None
+    best = BudgetChoice(smallest, low_peak, limit_bytes, probes)
     if smallest == largest:
-        return BudgetChoice(smallest, low_peak, limit_bytes, probes)
-    second = min(largest, smallest * 2)
-    second_peak = measure(second)
-    if second_peak is not None and second_peak <= limit_bytes:
-        per_token = max((second_peak - low_peak) / (second - smallest), 1.0)
-        estimate = second + (limit_bytes - second_peak) / per_token
-        best = BudgetChoice(second, second_peak, limit_bytes, probes)
-    else:
-        estimate = (smallest + second) / 2
-        best = BudgetChoice(smallest, low_peak, limit_bytes, probes)
-    candidate = min(largest, _round_down(estimate * 0.97))  # a little headroom for fragmentation
+        return best
+    # Read the line through the smallest probe and the best fitting one so far; small probes
+    # overstate the slope (fixed-size loss chunks, allocator rounding), so the line is re-read
+    # after each confirmed probe that leaves room, growing toward the limit.
+    candidate = min(largest, smallest * 2)
     for _ in range(MAX_CONFIRM_TRIES):
-        if candidate <= best.budget:
-            break
         peak = measure(candidate)
         if peak is not None and peak <= limit_bytes:
             best = BudgetChoice(candidate, peak, limit_bytes, probes)
+            if candidate >= largest or peak > GOOD_ENOUGH * limit_bytes:
+                break
+            per_token = max((peak - low_peak) / (candidate - smallest), 1.0)
+            grown = _round_down(candidate + (limit_bytes - peak) / per_token * HEADROOM)
+            candidate = min(largest, grown)
+        else:
+            candidate = _round_down(best.budget + (candidate - best.budget) * BACKOFF / 2)
+        if candidate <= best.budget:
             break
-        candidate = _round_down(candidate * BACKOFF)
     best.probes = probes
     return best

@@ -27,9 +27,10 @@ from tuner.fast.plan import FastPath
 from tuner.fast.token_budget import BudgetChoice, fit_token_budget, memory_limit_bytes, release_memory
 
 CPU_TOKEN_BUDGET = 4096
-# Without checkpointing a step keeps every layer's activations. Below this many tokens per step,
-# a small model is limited by kernel launches, not arithmetic, so checkpointing with a larger
-# budget is faster (measured on an H100, docs/benchmarks.md).
+# Without checkpointing a step keeps every layer's activations. A 0.5B step of ~11k tokens is
+# CPU-bound on an H100 (the GPU is busy about a third of the wall clock, docs/benchmarks.md), so
+# tokens per step decide speed: checkpointing is worth its recomputation unless the budget without
+# it is already this large (or reaches the ceiling). A reasoned threshold, not yet tuned head-to-head.
 MIN_BUDGET_WITHOUT_CHECKPOINTING = 16384
 OPTIMIZER_BYTES_PER_TRAINABLE = 12  # AdamW's two fp32 moments + slack; grads are in the probe's peak
 
