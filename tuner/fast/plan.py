@@ -28,7 +28,7 @@ def liger_installed() -> bool:
     return importlib.util.find_spec("liger_kernel") is not None
 
 
-def _switch(value: str, has_cuda: bool) -> bool | None:
+def _switch(value: str) -> bool | None:
     """"on" -> True, "off" -> False, "auto" -> None (decided later or by the device)."""
     return {"on": True, "off": False, "auto": None}[value]
 
@@ -103,7 +103,7 @@ def choose_fast_path(settings: FastSettings, model: torch.nn.Module, has_cuda: b
         return FastPath(enabled=False, settings=settings)
     config = model.config
     path = FastPath(enabled=True, settings=settings, packing=settings.packing, chunked_loss=settings.chunked_loss)
-    path.checkpointing = _switch(settings.gradient_checkpointing, has_cuda)
+    path.checkpointing = _switch(settings.gradient_checkpointing)
     if not has_cuda and path.checkpointing is None:
         path.checkpointing = False  # the probe needs a GPU; on CPU memory is rarely the limit for tests
     path.compile = settings.compile
@@ -116,7 +116,7 @@ def choose_fast_path(settings: FastSettings, model: torch.nn.Module, has_cuda: b
     elif settings.packing:
         path.attention = "sdpa"  # transformers builds the block mask from the restarting position ids
 
-    wants_liger = _switch(settings.liger, has_cuda)
+    wants_liger = _switch(settings.liger)
     liger_fits = has_cuda and liger_installed() and getattr(config, "model_type", "") in LIGER_MODEL_TYPES
     if wants_liger is True and not liger_fits:
         raise UserError(

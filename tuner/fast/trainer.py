@@ -19,7 +19,7 @@ import torch
 from torch.utils.data import DataLoader
 from trl import SFTTrainer
 
-from tuner.fast.attention import register_varlen_attention
+from tuner.fast.attention import ATTENTION_NAME, register_varlen_attention
 from tuner.fast.fused_lora import install_fused_lora
 from tuner.fast.head import install_chunked_head
 from tuner.fast.packing import PackedCollator, TokenBudgetBatchSampler
@@ -80,7 +80,7 @@ class FastSFTTrainer(SFTTrainer):
         super().__init__(*args, **kwargs)
         path = self.fast_path
         causal_lm = _causal_lm(self.model)
-        if path.attention == "hearth_varlen":
+        if path.attention == ATTENTION_NAME:
             register_varlen_attention()
         if path.attention:
             causal_lm.set_attn_implementation(path.attention)
