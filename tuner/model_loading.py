@@ -87,12 +87,9 @@ def load_model(base: str, recipe: Recipe):
                   trust_remote_code=recipe.model.trust_remote_code, use_safetensors=True)
     if quant is not None:
         kwargs.update(quantization_config=quant, device_map={"": torch.cuda.current_device()})
-    model = _from_pretrained(AutoModelForCausalLM, base, **kwargs)
-    if quant is not None:
-        from peft import prepare_model_for_kbit_training
-
-        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
-    return model
+    # No prepare_model_for_kbit_training for QLoRA: its fp32 upcast of norms, embeddings and head costs
+    # ~4 GB on 7B and slows every step, and bf16 LoRA on an NF4 base trains the same (see docs/benchmarks.md).
+    return _from_pretrained(AutoModelForCausalLM, base, **kwargs)
 
 
 def lora_config(recipe: Recipe):

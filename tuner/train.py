@@ -101,7 +101,7 @@ def latest_checkpoint(run: RunPaths) -> str | None:
     return str(checkpoints[-1]) if checkpoints else None
 
 
-OOM_ADVICE = ("out of memory at step {step}: lower train.batch_size or data.max_length, set fast.gradient_checkpointing: on, "
+OOM_ADVICE = ("out of memory at step {step} ({detail}): lower train.batch_size or data.max_length, set fast.gradient_checkpointing: on, "
               "or use lora.qlora: true; the last checkpoint ({checkpoint}) is intact — resume with `hearth train --resume {run}`")
 
 
@@ -130,9 +130,10 @@ def run_training(run: RunPaths, resume: bool = False) -> dict:
     checkpoint = latest_checkpoint(run) if resume else None
     try:
         result = trainer.train(resume_from_checkpoint=checkpoint)
-    except torch.cuda.OutOfMemoryError:
-        raise MemoryError(OOM_ADVICE.format(step=trainer.state.global_step, checkpoint=latest_checkpoint(run) or "none yet",
-                                            run=run.root.name)) from None
+    except torch.cuda.OutOfMemoryError as exc:
+        detail = str(exc).strip().splitlines()[0].rstrip(".") if str(exc).strip() else "CUDA"
+        raise MemoryError(OOM_ADVICE.format(step=trainer.state.global_step, detail=detail,
+                                            checkpoint=latest_checkpoint(run) or "none yet", run=run.root.name)) from None
     if events.cancelled:
         return {"cancelled": True, "step": trainer.state.global_step, "checkpoint": latest_checkpoint(run)}
     if trainer.is_world_process_zero():  # under DDP every rank holds the same adapter

@@ -217,7 +217,7 @@ def test_out_of_memory_is_one_sentence_and_the_last_checkpoint_resumes(installed
     assert child.main(["train", str(run.root)]) == 3
     events = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
     message = events[-1]["message"]
-    assert events[-1]["event"] == "error" and message.startswith("out of memory at step 2")
+    assert events[-1]["event"] == "error" and message.startswith("out of memory at step 2 (CUDA out of memory")
     assert "train.batch_size" in message and "checkpoint-2" in message and "--resume" in message
     monkeypatch.setattr(transformers.Trainer, "training_step", real_step)
     assert child.main(["train", str(run.root), "--resume"]) == 0
