@@ -61,6 +61,28 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        2,
+        "tarot readings",
+        """
+        CREATE TABLE readings (
+            id        INTEGER PRIMARY KEY,
+            created   REAL    NOT NULL,
+            person    TEXT    NOT NULL DEFAULT '',
+            question  TEXT    NOT NULL,
+            spread    TEXT    NOT NULL,
+            cards     TEXT    NOT NULL,
+            reading   TEXT    NOT NULL,
+            reasoning TEXT    NOT NULL DEFAULT '',
+            model     TEXT    NOT NULL DEFAULT '',
+            tokens    INTEGER,
+            seconds   REAL,
+            rating    INTEGER CHECK (rating IS NULL OR rating BETWEEN 1 AND 5),
+            notes     TEXT    NOT NULL DEFAULT ''
+        );
+        CREATE INDEX readings_by_created ON readings (created);
+        """,
+    ),
 ]
 
 STAT_COLUMNS = ("prompt_tokens", "completion_tokens", "ttft_s", "tokens_per_s", "total_s", "finish_reason")
