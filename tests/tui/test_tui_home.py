@@ -45,7 +45,7 @@ async def test_home_lists_runs_personas_and_chats(tmp_path):
         assert ["Mira", "mira", "imported"] in personas
         assert any(row[0] == "林栀" and row[2] == "builtin" for row in personas)
         chats = _rows(app.screen.query_one(ChatList))
-        assert chats[0][:4] == [str(chat_id), "林栀", "tiny-q8_0.gguf", "1"]
+        assert chats[0][:4] == [str(chat_id), "林栀", "你好", "1"] and chats[0][-1] == "tiny-q8_0"
         shown = {(key.key, key.description) for key in app.screen.query("FooterKey")}
         assert {("c", "chat"), ("t", "train"), ("q", "quit")} <= shown
 

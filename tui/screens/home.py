@@ -19,6 +19,14 @@ from tui.widgets.persona_list import PersonaList
 from tui.widgets.run_list import RunList
 
 
+CHATS_SHOWN = 200
+
+
+def _opening(store, chat_id: int) -> str:
+    """The person's first message in a chat: how they will recognise it."""
+    return next((m.content for m in store.messages(chat_id) if m.role == "user"), "")
+
+
 class HomeScreen(Screen):
     BINDINGS = [
         Binding("c", "chat", "chat"),
@@ -52,7 +60,10 @@ class HomeScreen(Screen):
         self.query_one(PersonaList).show_personas(list_personas())
         store = self.app.store
         chats = self.query_one(ChatList)
-        chats.show_chats(store.chats() if store is not None else [])
+        records = store.chats(limit=CHATS_SHOWN) if store is not None else []
+        openings = {chat.id: _opening(store, chat.id) for chat in records}
+        # A chat opened and left without a word (only the greeting) has nothing to continue.
+        chats.show_chats([chat for chat in records if openings[chat.id] or chat.title], openings)
         if store is None:
             chats.query_one(".empty").update(f"history unavailable: {self.app.store_problem}")
 

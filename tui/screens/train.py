@@ -80,11 +80,13 @@ class TrainScreen(Screen):
         from tuner.recipe import builtin_recipes
 
         recipes = sorted(builtin_recipes())
+        ran = summarize_run(self.run).recipe if self.run is not None else None
+        self._recipe_shown = ran if ran in recipes else DEFAULT_RECIPE if DEFAULT_RECIPE in recipes else recipes[0]
         yield Header()
         with Vertical(id="train-form"):
             with Horizontal(classes="row"):
                 yield Select([(name, name) for name in recipes], id="recipe", allow_blank=False,
-                             value=DEFAULT_RECIPE if DEFAULT_RECIPE in recipes else recipes[0])
+                             value=self._recipe_shown)
                 yield Input(id="max-steps", type="integer", placeholder="max steps (recipe's)")
                 yield Button("Start", id="start", variant="primary")
                 yield Button("Resume", id="resume")
@@ -101,11 +103,13 @@ class TrainScreen(Screen):
 
     def on_mount(self) -> None:
         self.sub_title = "train"
-        self.query_one(TrainProgress).status(self._run_state() if self.run is not None
-                                             else "choose a recipe, data and steps, then Start")
+        self.query_one(JobLog).border_title = "log"
+        self.query_one(TrainProgress).status(self._run_state() if self.run is not None else self._recipe_about())
         self._refresh_buttons()
         if self.run is None:
-            self.query_one("#start", Button).focus()
+            self.query_one("#recipe", Select).focus()
+        else:
+            self._focus_next_step()
 
     # -- state ----------------------------------------------------------------------------------
 
@@ -115,6 +119,35 @@ class TrainScreen(Screen):
                                              (", ".join(m.name for m in s.models), bool(s.models))) if present]
         return (f"run {s.id} ({s.recipe}): {s.steps if s.steps is not None else '?'} steps; "
                 + (f"has {', '.join(made)}" if made else "nothing saved yet"))
+
+    def _recipe_about(self) -> str:
+        from tuner.recipe import load_recipe
+
+        name = self.query_one("#recipe", Select).value
+        try:
+            about = load_recipe(name).description
+        except UserError as exc:
+            about = str(exc)
+        return f"{name}: {about} — Start trains a new run" if about else f"{name} — Start trains a new run"
+
+    @on(Select.Changed, "#recipe")
+    def _recipe_changed(self, event: Select.Changed) -> None:
+        if self.runner is None and event.value != self._recipe_shown:
+            self._recipe_shown = event.value
+            self.query_one(TrainProgress).status(self._recipe_about())
+
+    def _focus_next_step(self) -> None:
+        """Put the focus on what the run needs next, so Enter carries on (resume, merge, export, chat)."""
+        if self.run is None:
+            return
+        s = summarize_run(self.run)
+        steps = (("#resume", not s.has_adapter), ("#merge", not s.has_merged), ("#export", not s.models),
+                 ("#chat", True))
+        for button_id, due in steps:
+            button = self.query_one(button_id, Button)
+            if due and not button.disabled:
+                button.focus()
+                return
 
     def _refresh_buttons(self) -> None:
         running = self.runner is not None
@@ -231,6 +264,7 @@ class TrainScreen(Screen):
             progress.end(text, finished=True)
             log.say(text, "green")
         self._refresh_buttons()
+        self._focus_next_step()
         if self.run is not None:
             log.say(self._run_state(), "dim")
 

@@ -9,23 +9,33 @@ from tui.messages import ChatChosen
 from tui.widgets.listing import Listing
 
 
+OPENING_CHARS = 18
+
+
+def _short(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= OPENING_CHARS else text[: OPENING_CHARS - 1] + "…"
+
+
 class ChatList(Listing):
     TITLE = "chats"
-    COLUMNS = ("#", "persona", "model", "messages", "kept", "updated")
+    COLUMNS = ("#", "persona", "began with", "msgs", "kept", "updated", "model")
     EMPTY = "no chats yet — press c to talk to an exported model"
 
-    def show_chats(self, chats) -> None:
-        """`chats`: companion.history.ChatRecord items."""
+    def show_chats(self, chats, openings: dict[int, str]) -> None:
+        """`chats`: companion.history.ChatRecord items; `openings`: chat id → its first words (a
+        title the person gave wins)."""
         self.show_rows([
             (
                 str(chat.id),
                 (
                     str(chat.id),
-                    chat.title or chat.persona or "—",
-                    Path(chat.model).name if chat.model else "—",
+                    chat.persona or "—",
+                    _short(chat.title or openings.get(chat.id, "")),
                     str(chat.message_count),
                     "✓" if chat.kept else "",
                     datetime.fromtimestamp(chat.updated).strftime("%m-%d %H:%M"),
+                    Path(chat.model).stem if chat.model else "—",
                 ),
             )
             for chat in chats

@@ -18,8 +18,11 @@ def step_line(event: dict) -> str:
 
 
 class TrainProgress(Vertical):
+    """Only the status line shows until a job begins (the `-idle` class hides the rest), and the
+    numbers and the loss only once training reports a step (`-stepping`)."""
+
     def __init__(self, **kwargs) -> None:
-        super().__init__(**kwargs)
+        super().__init__(classes="-idle", **kwargs)
         self.losses: list[float] = []
 
     def compose(self) -> ComposeResult:
@@ -31,6 +34,7 @@ class TrainProgress(Vertical):
     def begin(self, title: str) -> None:
         """A job starts: the bar waits (indeterminate) until the first step says how far there is to go."""
         self.losses = []
+        self.remove_class("-idle", "-stepping")
         self.query_one(Sparkline).data = []
         self.query_one(ProgressBar).update(total=None, progress=0)
         self.query_one("#job-metrics", Static).update("")
@@ -40,6 +44,7 @@ class TrainProgress(Vertical):
         self.query_one("#job-status", Static).update(text)
 
     def step(self, event: dict) -> None:
+        self.add_class("-stepping")
         self.query_one(ProgressBar).update(total=event.get("max_steps"), progress=event.get("step", 0))
         self.query_one("#job-metrics", Static).update(step_line(event))
         if isinstance(event.get("loss"), (int, float)):
