@@ -1,0 +1,128 @@
+"""Which cards a readings dataset (JSONL in the tarot row format) teaches, and which it never shows.
+
+A model fine-tuned on readings only learns the cards it has seen read: this counts every
+card × orientation, lists the cards that never appear (and those seen only one way up), and flags
+card names it cannot read, with file and line, so they can be fixed before training.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hearth.errors import UserError
+from spreads.deck import Card, Deck, DrawnCard, default_deck
+from spreads.draw import split_card_list
+
+GROUP_ORDER = ("major", "wands", "cups", "swords", "pentacles")
+
+
+@dataclass(frozen=True)
+class Problem:
+    where: str  # file:line
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message}"
+
+
+@dataclass
+class GroupSummary:
+    group: str
+    cards: int
+    seen: int
+    upright: int  # upright draws of the group's cards
+    reversed: int
+
+
+@dataclass
+class Coverage:
+    deck: Deck
+    counts: Counter = field(default_factory=Counter)  # (card id, reversed) -> times seen
+    readings: int = 0
+    problems: list[Problem] = field(default_factory=list)
+
+    def count(self, card: Card, reversed_: bool) -> int:
+        return self.counts[(card.id, reversed_)]
+
+    def seen(self, card: Card) -> bool:
+        return self.count(card, False) + self.count(card, True) > 0
+
+    @property
+    def draws(self) -> int:
+        return sum(self.counts.values())
+
+    def missing_cards(self) -> list[Card]:
+        """Cards that never appear, either way up."""
+        return [card for card in self.deck if not self.seen(card)]
+
+    def only_one_way(self, reversed_: bool) -> list[Card]:
+        """Cards seen, but never in this orientation."""
+        return [card for card in self.deck if self.seen(card) and not self.count(card, reversed_)]
+
+    def missing_combinations(self) -> int:
+        return sum(1 for card in self.deck for way in (False, True) if not self.count(card, way))
+
+    def by_group(self) -> list[GroupSummary]:
+        groups = {name: GroupSummary(name, 0, 0, 0, 0) for name in GROUP_ORDER}
+        for card in self.deck:
+            summary = groups.setdefault(card.group, GroupSummary(card.group, 0, 0, 0, 0))
+            summary.cards += 1
+            summary.seen += self.seen(card)
+            summary.upright += self.count(card, False)
+            summary.reversed += self.count(card, True)
+        return [g for g in groups.values() if g.cards]
+
+
+def _drawn(deck: Deck, entry) -> DrawnCard:
+    """A card as the tarot format writes it: `愚人(正位)` or {"card": "愚人", "reversed": true}."""
+    if isinstance(entry, dict) and isinstance(entry.get("card"), str):
+        return DrawnCard(deck.find(entry["card"]), bool(entry.get("reversed")))
+    if isinstance(entry, str):
+        return deck.parse_drawn(entry)
+    raise UserError(f"a card must be a name like 愚人(正位) or {{\"card\": …, \"reversed\": …}}, got {entry!r}")
+
+
+def _add_row(coverage: Coverage, row, where: str) -> None:
+    cards = row.get("cards") if isinstance(row, dict) else None
+    if isinstance(cards, str):
+        cards = split_card_list(cards)
+    if not isinstance(cards, list) or not cards:
+        coverage.problems.append(Problem(where, "no 'cards' list in this row (expected the tarot format)"))
+        return
+    coverage.readings += 1
+    for entry in cards:
+        try:
+            drawn = _drawn(coverage.deck, entry)
+        except UserError as exc:
+            coverage.problems.append(Problem(where, str(exc)))
+            continue
+        coverage.counts[(drawn.card.id, drawn.reversed)] += 1
+
+
+def card_coverage(paths: list[str | Path], deck: Deck | None = None) -> Coverage:
+    """Count every card × orientation in the given JSONL files."""
+    if not paths:
+        raise UserError("no readings files given; name one or more .jsonl files in the tarot format")
+    coverage = Coverage(deck or default_deck())
+    for raw in paths:
+        path = Path(raw).expanduser()
+        if not path.is_file():
+            raise UserError("no such readings file", where=str(path))
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except UnicodeDecodeError:
+            raise UserError("is not UTF-8 text; save it as UTF-8 JSONL", where=str(path)) from None
+        for line_number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            where = f"{path}:{line_number}"
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                coverage.problems.append(Problem(where, f"not valid JSON ({exc.msg})"))
+                continue
+            _add_row(coverage, row, where)
+    return coverage
