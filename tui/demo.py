@@ -51,11 +51,20 @@ def step_export(state: dict) -> None:
     state["gguf"] = run.gguf
 
 
+def step_chat(state: dict) -> None:
+    from companion.models import resolve_model
+    from tui.commands.chat import demo_chat
+
+    state["model"] = resolve_model(str(state["run"].root))
+    demo_chat(state["model"], console)
+
+
 STEPS: list[tuple[str, Callable[[dict], None]]] = [
     ("1. the offline base model", step_base),
     ("2. fine-tune 林栀's voice", step_train),
     ("3. merge the adapter", step_merge),
     ("4. export to GGUF (q8_0) and verify it", step_export),
+    ("5. talk to 林栀 offline (llama-cpp-python)", step_chat),
 ]
 
 
