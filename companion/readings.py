@@ -1,0 +1,164 @@
+"""Tarot readings in the history database (`readings` table, migration 2 of companion/history.py):
+store one, list them, rate them 1–5, note on them, and write the good ones back out as training rows.
+
+The store rides on a HistoryStore — its connection, lock and short write transactions — so chats
+and readings share one file, one schema version and the same crash safety.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hearth.atomic import atomic_path
+from hearth.errors import UserError
+from spreads.deck import card_text
+
+from companion.history import HistoryStore
+
+RATINGS = range(1, 6)
+
+
+@dataclass
+class Reading:
+    id: int
+    created: float
+    person: str
+    question: str
+    spread: str  # as written in the prompt (`牌阵：…`)
+    cards: list[dict]  # [{position, card, reversed}] in position order
+    reading: str
+    reasoning: str = ""
+    model: str = ""
+    tokens: int | None = None
+    seconds: float | None = None
+    rating: int | None = None
+    notes: str = ""
+
+    def card_texts(self) -> list[str]:
+        return [card_text(c["card"], c["reversed"]) for c in self.cards]
+
+    def training_row(self) -> dict:
+        """The tarot row format `hearth train --data` reads: {person, question, spread, cards, reading}."""
+        return {
+            "person": self.person,
+            "question": self.question,
+            "spread": self.spread,
+            "cards": self.card_texts(),
+            "reading": self.reading,
+        }
+
+
+@dataclass
+class ExportSummary:
+    written: list[int] = field(default_factory=list)  # reading ids, oldest first
+
+
+def _check_rating(rating) -> int:
+    if isinstance(rating, bool) or not isinstance(rating, int) or rating not in RATINGS:
+        raise UserError(f"a rating is a whole number from {RATINGS.start} to {RATINGS.stop - 1}, got {rating!r}")
+    return rating
+
+
+class ReadingStore:
+    def __init__(self, history: HistoryStore | None = None):
+        self._owns_history = history is None
+        self.history = history if history is not None else HistoryStore()
+
+    @property
+    def path(self) -> Path:
+        return self.history.path
+
+    def add(
+        self, *, person: str, question: str, spread: str, cards: list[dict], reading: str, reasoning: str = "",
+        model: str = "", tokens: int | None = None, seconds: float | None = None, notes: str = "",
+    ) -> int:
+        rows = [{"position": c["position"], "card": c["card"], "reversed": bool(c["reversed"])} for c in cards]
+        with self.history._transaction() as db:
+            cursor = db.execute(
+                "INSERT INTO readings (created, person, question, spread, cards, reading, reasoning, model, tokens,"
+                " seconds, notes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (time.time(), person, question, spread, json.dumps(rows, ensure_ascii=False), reading, reasoning,
+                 model, tokens, seconds, notes),
+            )
+            return cursor.lastrowid
+
+    def get(self, reading_id: int) -> Reading:
+        rows = self.history._read("SELECT * FROM readings WHERE id = ?", (reading_id,))
+        if not rows:
+            raise UserError(f"no reading with id {reading_id}; `hearth tarot readings` lists them")
+        return _reading(rows[0])
+
+    def list(self, limit: int | None = None, min_rating: int | None = None, oldest_first: bool = False) -> list[Reading]:
+        where, params = "", ()
+        if min_rating is not None:
+            where, params = " WHERE rating >= ?", (_check_rating(min_rating),)
+        order = "ASC" if oldest_first else "DESC"
+        sql = f"SELECT * FROM readings{where} ORDER BY created {order}, id {order}"
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        return [_reading(r) for r in self.history._read(sql, params)]
+
+    def rate(self, reading_id: int, rating: int, note: str | None = None) -> Reading:
+        _check_rating(rating)
+        self._update(reading_id, rating=rating, **({"notes": note} if note is not None else {}))
+        return self.get(reading_id)
+
+    def note(self, reading_id: int, text: str) -> Reading:
+        self._update(reading_id, notes=text)
+        return self.get(reading_id)
+
+    def _update(self, reading_id: int, **fields) -> None:
+        assignments = ", ".join(f"{name} = ?" for name in fields)
+        with self.history._transaction() as db:
+            changed = db.execute(f"UPDATE readings SET {assignments} WHERE id = ?", (*fields.values(), reading_id))
+            found = changed.rowcount > 0
+        if not found:
+            self.get(reading_id)  # raises the "no reading with id" message
+
+    def close(self) -> None:
+        if self._owns_history:
+            self.history.close()
+
+    def __enter__(self) -> "ReadingStore":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def export_readings(store: ReadingStore, out: str | Path, min_rating: int | None = None) -> ExportSummary:
+    """Write readings (oldest first; only those rated `min_rating` or more when given) as tarot rows.
+
+    The file appears whole or not at all; with no reading to write nothing is written.
+    """
+    readings = [r for r in store.list(min_rating=min_rating, oldest_first=True) if r.reading.strip()]
+    if not readings:
+        wanted = f"rated {min_rating} or more" if min_rating is not None else "stored"
+        raise UserError(f"no readings {wanted} to export; `hearth tarot readings` lists them, `hearth tarot rate` rates one")
+    with atomic_path(out) as partial:
+        with open(partial, "w", encoding="utf-8") as f:
+            for reading in readings:
+                f.write(json.dumps(reading.training_row(), ensure_ascii=False) + "\n")
+    return ExportSummary([r.id for r in readings])
+
+
+def _reading(row: sqlite3.Row) -> Reading:
+    return Reading(
+        id=row["id"],
+        created=row["created"],
+        person=row["person"],
+        question=row["question"],
+        spread=row["spread"],
+        cards=json.loads(row["cards"]),
+        reading=row["reading"],
+        reasoning=row["reasoning"],
+        model=row["model"],
+        tokens=row["tokens"],
+        seconds=row["seconds"],
+        rating=row["rating"],
+        notes=row["notes"],
+    )
