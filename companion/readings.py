@@ -57,7 +57,7 @@ class ExportSummary:
     written: list[int] = field(default_factory=list)  # reading ids, oldest first
 
 
-def _check_rating(rating) -> int:
+def check_rating(rating) -> int:
     if isinstance(rating, bool) or not isinstance(rating, int) or rating not in RATINGS:
         raise UserError(f"a rating is a whole number from {RATINGS.start} to {RATINGS.stop - 1}, got {rating!r}")
     return rating
@@ -95,7 +95,7 @@ class ReadingStore:
     def list(self, limit: int | None = None, min_rating: int | None = None, oldest_first: bool = False) -> list[Reading]:
         where, params = "", ()
         if min_rating is not None:
-            where, params = " WHERE rating >= ?", (_check_rating(min_rating),)
+            where, params = " WHERE rating >= ?", (check_rating(min_rating),)
         order = "ASC" if oldest_first else "DESC"
         sql = f"SELECT * FROM readings{where} ORDER BY created {order}, id {order}"
         if limit:
@@ -103,7 +103,7 @@ class ReadingStore:
         return [_reading(r) for r in self.history._read(sql, params)]
 
     def rate(self, reading_id: int, rating: int, note: str | None = None) -> Reading:
-        _check_rating(rating)
+        check_rating(rating)
         self._update(reading_id, rating=rating, **({"notes": note} if note is not None else {}))
         return self.get(reading_id)
 

@@ -1,0 +1,321 @@
+"""`hearth tarot …`: the tarot reader.
+
+    draw            lay out a spread (seedable) and show each position's card and meaning
+    read            a reading by a model: draws (or takes the cards you drew), streams the reading,
+                    stores it in the history database
+    readings        list the stored readings, or show one
+    rate            rate a reading 1–5, with an optional note
+    export-dataset  write readings as tarot rows for `hearth train --data` (the loop closes)
+    coverage        which cards × orientations a readings dataset shows, and which it never does
+
+The reading prompt is built by `tuner.formats.tarot_prompt`, the same function that turns a tarot
+training row into the model's input, so a live reading reads exactly like the training data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from hearth.errors import UserError
+from spreads.draw import DEFAULT_REVERSED_PROBABILITY, Layout, cards_given, draw_cards
+from spreads.spread import default_spreads, find_spread
+from tui.commands.chat import ENGINE_FLAGS, engine_settings, show_reply
+
+READER = "塔罗师"
+DEFAULT_PERSON = "匿名"
+DEMO_QUESTION = ("Mel", "2024年我的整体运势如何？", "三张牌（过去/现在/未来）", 7)  # person, question, spread, seed
+ORIENTATION_STYLE = {False: "green", True: "red"}
+# --seed seeds the draw and the sampling both, so one seed reproduces the whole reading.
+READ_ENGINE_FLAGS = tuple(row for row in ENGINE_FLAGS if row[1] != "seed")
+
+
+def _console() -> Console:
+    return Console(highlight=False)
+
+
+# -- laying out and reading ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReadingRequest:
+    person: str
+    question: str
+    spread_name: str  # as the user typed it: a Chinese name is kept in the prompt (Spread.prompt_name)
+    layout: Layout
+
+    @property
+    def spread_text(self) -> str:
+        return self.layout.spread.prompt_name(self.spread_name)
+
+    def messages(self) -> list[dict]:
+        from tuner.formats import tarot_prompt
+
+        prompt = tarot_prompt(self.person, self.question, self.spread_text, self.layout.texts())
+        return [{"role": "user", "content": prompt}]
+
+
+def _layout(args: argparse.Namespace) -> Layout:
+    spread = find_spread(args.spread)
+    if getattr(args, "cards", None):
+        return cards_given(spread, args.cards)
+    return draw_cards(spread, random.Random(args.seed), args.reversed_probability)
+
+
+def show_layout(console: Console, layout: Layout) -> None:
+    spread = layout.spread
+    table = Table(title=f"{spread.zh} · {spread.en}", title_justify="left")
+    for column in ("#", "position", "card", "meaning"):
+        table.add_column(column, overflow="fold")
+    for number, placed in enumerate(layout.cards, start=1):
+        drawn = placed.drawn
+        table.add_row(
+            str(number),
+            Text(placed.position.zh),
+            Text(f"{drawn.text()} {drawn.card.en}", style=ORIENTATION_STYLE[drawn.reversed]),
+            Text(drawn.meaning),
+        )
+    console.print(table)
+
+
+def _model_label(settings) -> str:
+    return " + ".join(str(p) for p in (settings.model_path, settings.lora_path) if p is not None)
+
+
+def _model_names(label: str) -> str:
+    return " + ".join(Path(part).name for part in label.split(" + ")) if label else "-"
+
+
+def perform_reading(engine, store, console: Console, request: ReadingRequest, show_thinking: bool = False) -> int | None:
+    """Show the cards, stream the model's reading, store it; returns the reading id (None when the
+    model wrote nothing, which is not stored)."""
+    show_layout(console, request.layout)
+    console.print(Text(f"{request.person}：{request.question}", style="bold cyan"))
+    messages = request.messages()
+    reply = show_reply(console, READER, lambda cancel: engine.stream(messages, cancel=cancel), show_thinking=show_thinking)
+    if reply is None or not reply.text.strip():
+        console.print(Text("the model wrote no reading; nothing was stored", style="yellow"))
+        return None
+    reading_id = store.add(
+        person=request.person,
+        question=request.question,
+        spread=request.spread_text,
+        cards=request.layout.rows(),
+        reading=reply.text,
+        reasoning=reply.reasoning,
+        model=_model_label(engine.settings),
+        tokens=reply.completion_tokens,
+        seconds=round(reply.total_s, 3),
+    )
+    console.print(Text(f"stored as reading #{reading_id}; rate it with `hearth tarot rate {reading_id} 1-5`", style="dim"))
+    return reading_id
+
+
+def demo_reading(gguf_path, console: Console | None = None) -> int | None:
+    """`make demo`'s tarot step: one seeded three-card reading on the given GGUF, printed and stored
+    in HEARTH_HOME/history.db. Returns the reading id."""
+    from companion.engine import Engine
+    from companion.readings import ReadingStore
+    from companion.settings import EngineSettings
+
+    console = console or _console()
+    person, question, spread_name, seed = DEMO_QUESTION
+    layout = draw_cards(find_spread(spread_name), random.Random(seed))
+    request = ReadingRequest(person, question, spread_name, layout)
+    settings = EngineSettings(model_path=Path(gguf_path), n_ctx=2048, max_reply_tokens=96, seed=seed)
+    with Engine(settings) as engine, ReadingStore() as store:
+        return perform_reading(engine, store, console, request, show_thinking=True)
+
+
+# -- commands ------------------------------------------------------------------------------------
+
+
+def draw_command(args: argparse.Namespace) -> int:
+    layout = _layout(args)
+    console = _console()
+    show_layout(console, layout)
+    console.print(Text("to read them: --cards \"" + ",".join(layout.texts()) + "\"", style="dim"), soft_wrap=True)
+    return 0
+
+
+def read_command(args: argparse.Namespace) -> int:
+    from companion.engine import Engine
+    from companion.readings import ReadingStore
+
+    # Everything the user typed is checked before the model loads or the history is opened.
+    question = args.question.strip()
+    person = args.person.strip()
+    if not question:
+        raise UserError("--question is empty; ask the cards something")
+    if not person:
+        raise UserError("--person is empty; give a name or leave the flag out")
+    request = ReadingRequest(person, question, args.spread, _layout(args))
+    settings = engine_settings(args)
+    console = _console()
+    with ReadingStore() as store, Engine(settings) as engine:
+        reading_id = perform_reading(engine, store, console, request, show_thinking=args.show_thinking)
+    return 0 if reading_id is not None else 1
+
+
+def _when(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M")
+
+
+def _stars(rating: int | None) -> str:
+    return "★" * rating if rating else ""
+
+
+def readings_command(args: argparse.Namespace) -> int:
+    from companion.readings import ReadingStore
+
+    console = _console()
+    with ReadingStore() as store:
+        if args.reading_id is not None:
+            _show_reading(console, store.get(args.reading_id))
+            return 0
+        readings = store.list(limit=args.limit, min_rating=args.min_rating)
+    if not readings:
+        console.print("no readings yet; `hearth tarot read` makes one")
+        return 0
+    table = Table(title="readings", title_justify="left")
+    for column in ("id", "when", "person", "spread", "cards", "rating", "question"):
+        table.add_column(column, overflow="fold")
+    for reading in readings:
+        table.add_row(
+            str(reading.id), _when(reading.created), Text(reading.person), Text(reading.spread),
+            Text("、".join(reading.card_texts())), _stars(reading.rating), Text(reading.question),
+        )
+    console.print(table)
+    return 0
+
+
+def _show_reading(console: Console, reading) -> None:
+    console.print(Text(f"reading #{reading.id} · {_when(reading.created)} · {reading.spread} · "
+                       f"{_model_names(reading.model)}", style="bold"))
+    console.print(Text(f"{reading.person}：{reading.question}", style="bold cyan"))
+    for card in reading.cards:
+        console.print(Text(f"  {card['position']}: ") + Text(
+            f"{card['card']}({'逆位' if card['reversed'] else '正位'})", style=ORIENTATION_STYLE[bool(card["reversed"])]))
+    if reading.reasoning:
+        console.print(Text(f"(thinking) {reading.reasoning}", style="dim italic"))
+    console.print(Text(reading.reading))
+    stats = [f"{reading.tokens} tokens" if reading.tokens is not None else "",
+             f"{reading.seconds:.1f}s" if reading.seconds is not None else "",
+             f"rated {reading.rating}/5" if reading.rating else "not rated"]
+    console.print(Text(" · ".join(s for s in stats if s), style="dim"))
+    if reading.notes:
+        console.print(Text(f"note: {reading.notes}", style="italic"))
+
+
+def rate_command(args: argparse.Namespace) -> int:
+    from companion.readings import ReadingStore, check_rating
+
+    check_rating(args.rating)
+    with ReadingStore() as store:
+        reading = store.rate(args.reading_id, args.rating, note=args.note)
+    _console().print(f"reading #{reading.id} rated {reading.rating}/5" + (f" · note: {reading.notes}" if args.note else ""))
+    return 0
+
+
+def export_dataset_command(args: argparse.Namespace) -> int:
+    from companion.readings import ReadingStore, check_rating, export_readings
+
+    if args.min_rating is not None:
+        check_rating(args.min_rating)
+    with ReadingStore() as store:
+        summary = export_readings(store, args.out, min_rating=args.min_rating)
+    _console().print(f"wrote {len(summary.written)} reading(s) to {args.out} (tarot rows: `hearth train --data {args.out}`)")
+    return 0
+
+
+def coverage_command(args: argparse.Namespace) -> int:
+    from spreads.coverage import card_coverage
+
+    coverage = card_coverage(args.files)
+    console = _console()
+    seen = len(coverage.deck) - len(coverage.missing_cards())
+    console.print(f"[bold]{coverage.readings}[/] readings, [bold]{coverage.draws}[/] cards drawn; "
+                  f"{seen} of {len(coverage.deck)} cards seen, "
+                  f"{coverage.missing_combinations()} card × orientation pairs never seen")
+    table = Table(title="card coverage", title_justify="left")
+    for column in ("group", "cards", "seen", "missing", "upright", "reversed"):
+        table.add_column(column, justify="right" if column != "group" else "left")
+    for group in coverage.by_group():
+        table.add_row(group.group, str(group.cards), str(group.seen), str(group.cards - group.seen),
+                      str(group.upright), str(group.reversed))
+    console.print(table)
+    for title, cards in (
+        ("never seen", coverage.missing_cards()),
+        ("never reversed", coverage.only_one_way(True)),
+        ("never upright", coverage.only_one_way(False)),
+    ):
+        if cards:
+            console.print(Text(f"{title} ({len(cards)}): ", style="bold") + Text("、".join(c.zh for c in cards)),
+                          soft_wrap=True)
+    for problem in coverage.problems:
+        console.print(Text(f"unreadable {problem}", style="yellow"), soft_wrap=True)
+    return 0
+
+
+# -- registration --------------------------------------------------------------------------------
+
+
+def _spread_help() -> str:
+    return "the spread: " + ", ".join(f"{s.id} ({s.zh})" for s in default_spreads().spreads)
+
+
+def _add_draw_flags(parser: argparse.ArgumentParser, seed_help: str) -> None:
+    parser.add_argument("--spread", required=True, help=_spread_help())
+    parser.add_argument("--seed", type=int, help=seed_help)
+    parser.add_argument("--reversed-probability", type=float, default=DEFAULT_REVERSED_PROBABILITY,
+                        help=f"chance each drawn card lands reversed (default {DEFAULT_REVERSED_PROBABILITY})")
+
+
+def register(subparsers) -> None:
+    tarot = subparsers.add_parser("tarot", help="the tarot reader: draws, readings, ratings, training data")
+    sub = tarot.add_subparsers(dest="tarot_command", required=True)
+
+    draw = sub.add_parser("draw", help="lay out a spread and show the cards")
+    _add_draw_flags(draw, "shuffle seed (the same seed lays out the same cards)")
+    draw.set_defaults(func=draw_command)
+
+    read = sub.add_parser("read", help="a reading by a model, streamed and stored")
+    read.add_argument("--model", help="a GGUF file or a run id/folder (default: the newest exported run)")
+    read.add_argument("--question", required=True, help="what the cards are asked")
+    read.add_argument("--person", default=DEFAULT_PERSON, help=f"who asks (default: {DEFAULT_PERSON})")
+    read.add_argument("--cards", help="the cards you drew yourself, in position order: \"愚人(正位),力量(逆位),…\"")
+    _add_draw_flags(read, "seed for the draw and the model's sampling (the same seed, the same reading)")
+    read.add_argument("--show-thinking", action="store_true", help="show the model's <think> reasoning")
+    read.add_argument("--lora", help="a GGUF LoRA adapter to apply")
+    read.add_argument("--settings", help="engine settings YAML (flags override it)")
+    for flag, field, kind, help_text in READ_ENGINE_FLAGS:
+        read.add_argument(flag, dest=field, type=kind, help=help_text)
+    read.set_defaults(func=read_command)
+
+    readings = sub.add_parser("readings", help="list stored readings, or show one")
+    readings.add_argument("reading_id", nargs="?", type=int, help="show this reading in full")
+    readings.add_argument("--limit", type=int, help="at most this many")
+    readings.add_argument("--min-rating", type=int, help="only readings rated this or more")
+    readings.set_defaults(func=readings_command)
+
+    rate = sub.add_parser("rate", help="rate a reading 1-5")
+    rate.add_argument("reading_id", type=int)
+    rate.add_argument("rating", type=int, help="1 (poor) to 5 (keep for training)")
+    rate.add_argument("--note", help="a note kept with the reading")
+    rate.set_defaults(func=rate_command)
+
+    export = sub.add_parser("export-dataset", help="write readings as tarot rows for `hearth train --data`")
+    export.add_argument("out", help="the .jsonl file to write")
+    export.add_argument("--min-rating", type=int, help="only readings rated this or more")
+    export.set_defaults(func=export_dataset_command)
+
+    coverage = sub.add_parser("coverage", help="which cards a readings dataset shows, and which it never does")
+    coverage.add_argument("files", nargs="+", metavar="FILE", help="JSONL files in the tarot row format")
+    coverage.set_defaults(func=coverage_command)
