@@ -63,8 +63,12 @@ def new_checked_run(args: argparse.Namespace) -> RunPaths:
     return new_run(resolved_recipe(args))
 
 
-def _can_resume(run: RunPaths) -> bool:
-    return run.checkpoints.is_dir() and any(run.checkpoints.glob("checkpoint-*"))
+def _latest_checkpoint(run: RunPaths) -> str | None:
+    """The newest checkpoint's name. (tuner.train.latest_checkpoint says the same, but importing it
+    loads torch and transformers, seconds the screen would freeze for.)"""
+    names = (p.name.removeprefix("checkpoint-") for p in run.checkpoints.glob("checkpoint-*"))
+    steps = [int(step) for step in names if step.isdigit()]
+    return f"checkpoint-{max(steps)}" if steps else None
 
 
 class TrainScreen(Screen):
@@ -115,9 +119,14 @@ class TrainScreen(Screen):
 
     def _run_state(self) -> str:
         s = summarize_run(self.run)
-        made = [label for label, present in (("an adapter", s.has_adapter), ("a merged model", s.has_merged),
-                                             (", ".join(m.name for m in s.models), bool(s.models))) if present]
-        return (f"run {s.id} ({s.recipe}): {s.steps if s.steps is not None else '?'} steps; "
+        checkpoint = _latest_checkpoint(self.run)
+        made = [label for label, present in (
+            ("an adapter", s.has_adapter),
+            (f"{checkpoint} (Resume continues it)", checkpoint is not None and not s.has_adapter),
+            ("a merged model", s.has_merged),
+            (", ".join(m.name for m in s.models), bool(s.models)),
+        ) if present]
+        return (f"run {s.id} ({s.recipe}): {s.steps if s.steps is not None else '?'} steps logged; "
                 + (f"has {', '.join(made)}" if made else "nothing saved yet"))
 
     def _recipe_about(self) -> str:
@@ -154,7 +163,8 @@ class TrainScreen(Screen):
         summary = summarize_run(self.run) if self.run is not None else None
         enabled = {
             "start": not running,
-            "resume": not running and summary is not None and not summary.has_adapter and _can_resume(self.run),
+            "resume": not running and summary is not None and not summary.has_adapter
+            and _latest_checkpoint(self.run) is not None,
             "cancel": running,
             "merge": not running and summary is not None and summary.has_adapter,
             "export": not running and summary is not None and summary.has_merged,

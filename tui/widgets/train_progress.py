@@ -19,7 +19,7 @@ def step_line(event: dict) -> str:
 
 class TrainProgress(Vertical):
     """Only the status line shows until a job begins (the `-idle` class hides the rest), and the
-    numbers and the loss only once training reports a step (`-stepping`)."""
+    numbers once training reports a step (`-stepping`) and the loss once it has two points (`-curve`)."""
 
     def __init__(self, **kwargs) -> None:
         super().__init__(classes="-idle", **kwargs)
@@ -34,7 +34,7 @@ class TrainProgress(Vertical):
     def begin(self, title: str) -> None:
         """A job starts: the bar waits (indeterminate) until the first step says how far there is to go."""
         self.losses = []
-        self.remove_class("-idle", "-stepping")
+        self.remove_class("-idle", "-stepping", "-curve")
         self.query_one(Sparkline).data = []
         self.query_one(ProgressBar).update(total=None, progress=0)
         self.query_one("#job-metrics", Static).update("")
@@ -50,6 +50,7 @@ class TrainProgress(Vertical):
         if isinstance(event.get("loss"), (int, float)):
             self.losses.append(float(event["loss"]))
             self.query_one(Sparkline).data = list(self.losses)
+            self.set_class(len(self.losses) > 1, "-curve")  # one point draws a solid block, not a curve
 
     def end(self, text: str, finished: bool) -> None:
         """The job ended; a finished one fills the bar, a stopped or failed one leaves it where it was."""
