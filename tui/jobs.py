@@ -68,6 +68,9 @@ class JobRunner:
                     self._post(JobEvent(self.name, event))
         except OSError as exc:  # the child could not even start
             error = f"could not start python -m {self.job.module}: {exc}"
+        except Exception as exc:  # a bug on our side of the pipe: report it, never take the app down
+            self.job.cancel()
+            error = f"lost track of python -m {self.job.module}: {type(exc).__name__}: {exc}"
         if done is None and error is None and not self.cancelled:
             said = " | ".join(line.strip() for line in self._stderr_tail if line.strip())
             error = f"{self.job.module} stopped with exit code {self.job.returncode} without finishing" + (

@@ -35,17 +35,20 @@ class ChatChosen(Message):
 
 
 class SessionReady(Message):
-    """A model is loaded and a chat session (new or resumed) is ready to talk."""
+    """A model is loaded and a chat session (new or resumed) is ready to talk; `choice` is the
+    (model, persona) it was opened for, so a load overtaken by a newer choice can be ignored."""
 
-    def __init__(self, session, notice: str = "") -> None:
+    def __init__(self, choice: tuple, session, notice: str = "") -> None:
         super().__init__()
+        self.choice = choice
         self.session = session
         self.notice = notice
 
 
 class SessionFailed(Message):
-    def __init__(self, message: str) -> None:
+    def __init__(self, choice: tuple, message: str) -> None:
         super().__init__()
+        self.choice = choice
         self.message = message
 
 

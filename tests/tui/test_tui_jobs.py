@@ -5,34 +5,8 @@ from __future__ import annotations
 
 import threading
 
-import pytest
-
 from tui.jobs import JobRunner
 from tui.messages import JobEnded, JobEvent
-
-# A stand-in for `python -m tuner train`: one step, then it waits for SIGINT and stops "with a checkpoint".
-FAKE_TRAINER = '''
-import json, signal, sys, threading, time
-stop = threading.Event()
-signal.signal(signal.SIGINT, lambda *_: stop.set())
-def emit(**event):
-    print(json.dumps(event), flush=True)
-emit(event="step", step=3, max_steps=10, loss=2.5)
-print("a library printing on stdout", flush=True)
-if "crash" in sys.argv:
-    print("Traceback: ValueError: the model exploded", file=sys.stderr, flush=True)
-    sys.exit(1)
-if not stop.wait(30):
-    sys.exit(9)
-emit(event="done", cancelled=True, step=3)
-'''
-
-
-@pytest.fixture
-def fake_trainer(tmp_path, monkeypatch):
-    (tmp_path / "fake_trainer.py").write_text(FAKE_TRAINER, encoding="utf-8")
-    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
-    return "fake_trainer"
 
 
 def _follow_in_thread(runner: JobRunner) -> threading.Thread:

@@ -73,3 +73,21 @@ async def test_bad_data_and_a_failing_child_are_messages_not_crashes(tmp_path):
         errors = [n.message for n in app._notifications if n.title == "export failed"]
         assert errors and "exporter stopped with exit code 1 without finishing" in errors[-1]
         assert "JSONDecodeError" in errors[-1]  # the child's own last words, not a blank failure
+
+
+async def test_cancel_stops_the_child_and_offers_resume(fake_trainer):
+    app = HearthApp()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("t")
+        screen = app.screen
+        screen.run = make_run("tiny-offline-20250101-000000")
+        screen._follow(screen._begin("train", fake_trainer, [str(screen.run.root)]))
+        await wait_for(pilot, lambda: "step 3/10" in str(screen.query_one("#job-metrics").render()),
+                       what="the first step")
+        await pilot.press("escape")  # too easy to hit: it warns instead of stopping or leaving
+        assert app.screen is screen and screen.runner is not None
+        await pilot.click("#cancel")
+        await wait_for(pilot, lambda: screen.runner is None, what="the child to stop")
+        assert _status(screen) == "stopped at step 3; a checkpoint was saved — Resume continues"
+        resume = screen.query_one("#resume")
+        assert resume.display and not resume.disabled and app.focused is resume

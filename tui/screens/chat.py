@@ -170,18 +170,24 @@ class ChatScreen(Screen):
         self.refresh_bindings()
         self.status(f"loading {model.name}…")
         settings = self.app.engine_settings.replace(model_path=model)
-        self._load_session(settings, persona, resume, notice, self.app.engines, self.app.store, self.app.user_name)
+        self._load_session(self._opened, settings, resume, notice, self.app.engines, self.app.store,
+                           self.app.user_name)
 
     @work(thread=True, exclusive=True, group="session")
-    def _load_session(self, settings, persona, resume, notice, engines, store, user_name) -> None:
+    def _load_session(self, choice, settings, resume, notice, engines, store, user_name) -> None:
         try:
-            session = open_chat_session(engines.get(settings), store, persona, resume, user_name)
+            session = open_chat_session(engines.get(settings), store, choice[1], resume, user_name)
         except UserError as exc:
-            self.post_message(SessionFailed(str(exc)))
+            self.post_message(SessionFailed(choice, str(exc)))
             return
-        self.post_message(SessionReady(session, notice))
+        except Exception as exc:  # e.g. llama-cpp-python missing or broken: say so, keep the app
+            self.post_message(SessionFailed(choice, f"could not load the model: {type(exc).__name__}: {exc}"))
+            return
+        self.post_message(SessionReady(choice, session, notice))
 
     async def on_session_ready(self, message: SessionReady) -> None:
+        if message.choice != self._opened:
+            return  # the person picked something else while this one loaded
         session = self.session = message.session
         view = self.conversation
         view.speakers = {"user": session.user_name, "assistant": session.persona_name or session.engine.model_name}
@@ -200,6 +206,8 @@ class ChatScreen(Screen):
                     f"{s.engine.n_ctx}-token context")
 
     async def on_session_failed(self, message: SessionFailed) -> None:
+        if message.choice != self._opened:
+            return
         self.status(f"could not open the chat: {message.message}")
         await self.conversation.notice(message.message)
         self.notify(message.message, severity="error", timeout=10)
@@ -239,7 +247,7 @@ class ChatScreen(Screen):
     @work(thread=True, exclusive=True, group="reply")
     def _reply(self, session, start: Callable, cancel: threading.Event, engines) -> None:
         try:
-            with engines.in_use():
+            with engines.in_use(cancel):
                 stream = start(session, cancel)
                 self.post_message(ReplyStarted(session, list(session.turns)))
                 for chunk in batched(stream):

@@ -3,8 +3,8 @@
 A new run is checked the way `hearth train` checks it (tui.commands.train.resolved_recipe, on
 arguments parsed by that command's own parser) before its directory exists; then `python -m tuner
 train RUN_DIR` runs as a child whose events fill the progress bar, the loss sparkline and the log.
-A crash in a child is shown as its message; Esc or Cancel asks the child to stop (training saves a
-checkpoint first, and Resume continues from it).
+A crash in a child is shown as its message; Cancel asks the child to stop (training saves a
+checkpoint first, and Resume continues from it); quitting the app does the same.
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ def _latest_checkpoint(run: RunPaths) -> str | None:
 
 
 class TrainScreen(Screen):
-    BINDINGS = [Binding("escape", "cancel_or_back", "cancel job / back")]
+    BINDINGS = [Binding("escape", "back", "back")]
 
     def __init__(self, run: RunPaths | None = None):
         super().__init__()
@@ -280,9 +280,9 @@ class TrainScreen(Screen):
 
     # -- keys -----------------------------------------------------------------------------------
 
-    def action_cancel_or_back(self) -> None:
-        if self.runner is not None:
-            self._cancel()
+    def action_back(self) -> None:
+        if self.runner is not None:  # an Esc is too easy to press to stop an hour of training with it
+            self.notify("a job is running; Cancel stops it (training saves a checkpoint first)", severity="warning")
         else:
             self.app.pop_screen()
 
