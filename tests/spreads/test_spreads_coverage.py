@@ -9,7 +9,7 @@ import pytest
 
 from hearth.errors import UserError
 from spreads.coverage import card_coverage
-from spreads.deck import default_deck, find_card
+from spreads.deck import find_card
 
 SAMPLE = Path(__file__).resolve().parents[2] / "spreads" / "readings-sample.jsonl"
 
@@ -81,5 +81,4 @@ def test_coverage_command_prints_the_summary_missing_cards_and_problems(hearth, 
     assert "1 of 78 cards seen" in out
     assert "never seen (77)" in out and "魔术师" in out and "星币国王" in out
     assert "pentacles" in out and "major" in out
-    assert f"few.jsonl:2" in out and "塔罗" in out
-    assert len(default_deck()) == 78
+    assert "few.jsonl:2" in out and "塔罗" in out
