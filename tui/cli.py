@@ -24,10 +24,11 @@ COMMAND_MODULES = {
     "export": "GGUF conversion, quantization, verification",
     "persona": "character cards",
     "chat": "talking to a model, and the history",
+    "tarot": "the tarot reader: draws, readings, ratings, training data",
 }
 
 # Commands that never import the Hugging Face libraries (kept fast to start).
-LIGHT_COMMANDS = {"tui.commands.persona"}
+LIGHT_COMMANDS = {"tui.commands.persona", "tui.commands.tarot"}
 
 err_console = Console(stderr=True, highlight=False)
 

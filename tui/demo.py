@@ -59,12 +59,19 @@ def step_chat(state: dict) -> None:
     demo_chat(state["model"], console)
 
 
+def step_tarot(state: dict) -> None:
+    from tui.commands.tarot import demo_reading
+
+    demo_reading(state["model"], console)
+
+
 STEPS: list[tuple[str, Callable[[dict], None]]] = [
     ("1. the offline base model", step_base),
     ("2. fine-tune 林栀's voice", step_train),
     ("3. merge the adapter", step_merge),
     ("4. export to GGUF (q8_0) and verify it", step_export),
     ("5. talk to 林栀 offline (llama-cpp-python)", step_chat),
+    ("6. a tarot reading, stored with its cards", step_tarot),
 ]
 
 
