@@ -70,12 +70,21 @@ def chat_models() -> list[Path]:
     return [model for summary in run_summaries() for model in summary.models]
 
 
+def model_label(path: Path) -> str:
+    """`q8_0 · <run>` for a run's `<run>-<quant>.gguf`: the part that differs first, where a narrow
+    screen still shows it."""
+    run, _, quant = path.stem.rpartition("-")
+    return f"{quant} · {run}" if run else path.name
+
+
+def persona_label(entry) -> str:
+    """A personas.library.PersonaEntry as the character's name, and the name to type for it when
+    that differs (林栀 · linzhi)."""
+    return entry.character if entry.character == entry.name else f"{entry.character} · {entry.name}"
+
+
 def persona_choices() -> list[tuple[str, str]]:
     """(label, persona name) for each readable persona, built-ins first."""
     from personas.library import list_personas
 
-    return [
-        (entry.character if entry.character == entry.name else f"{entry.character} ({entry.name})", entry.name)
-        for entry in list_personas()
-        if entry.problem is None
-    ]
+    return [(persona_label(entry), entry.name) for entry in list_personas() if entry.problem is None]

@@ -86,6 +86,25 @@ async def test_escape_stops_a_reply_in_progress(tiny_gguf):
         assert not isinstance(app.screen, ChatScreen)
 
 
+async def test_choosing_another_persona_starts_a_new_chat(tiny_gguf):
+    from tui.catalog import NO_PERSONA
+
+    make_run(RUN, gguf=tiny_gguf)
+    app = _app(max_reply_tokens=8)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await _open_chat(pilot, app)
+        first = screen.session
+        screen.query_one("#persona").value = NO_PERSONA
+        await wait_for(pilot, lambda: screen.session is not None and screen.session is not first,
+                       what="the new session")
+        assert screen.session.persona_name == "" and screen.session.chat_id != first.chat_id
+        assert screen.session.engine is first.engine  # same model: not loaded again
+        assert _bubbles(screen) == []  # no persona, no greeting
+        await _say(pilot, screen, "hi")
+        await wait_for(pilot, lambda: screen.cancel is None and len(_bubbles(screen)) == 2, what="the reply")
+        assert _bubbles(screen)[-1].speaker == screen.session.engine.model_name
+
+
 async def test_undo_retry_new_and_resume(tiny_gguf):
     make_run(RUN, gguf=tiny_gguf)
     app = _app(max_reply_tokens=8)

@@ -42,8 +42,8 @@ async def test_home_lists_runs_personas_and_chats(tmp_path):
         runs = _rows(app.screen.query_one(RunList))
         assert runs == [["tiny-offline-20250101-000000", "tiny-offline", "6", "✓", "·", "·"]]
         personas = _rows(app.screen.query_one(PersonaList))
-        assert ["Mira", "mira", "imported"] in personas
-        assert any(row[0] == "林栀" and row[2] == "builtin" for row in personas)
+        assert ["Mira · mira", "imported"] in personas
+        assert ["林栀 · linzhi", "builtin"] in personas
         chats = _rows(app.screen.query_one(ChatList))
         assert chats[0][:4] == [str(chat_id), "林栀", "你好", "1"] and chats[0][-1] == "tiny-q8_0"
         shown = {(key.key, key.description) for key in app.screen.query("FooterKey")}

@@ -66,6 +66,7 @@ async def test_bad_data_and_a_failing_child_are_messages_not_crashes(tmp_path):
         (run.merged / "config.json").write_text("{not json", encoding="utf-8")
         screen.run = run
         screen._refresh_buttons()
+        await pilot.pause()  # the run's buttons appear
         await pilot.click("#export")
         await wait_for(pilot, lambda: screen.runner is None and "failed" in _status(screen), timeout=60,
                        what="the export child to fail")

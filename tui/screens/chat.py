@@ -21,7 +21,7 @@ from textual.widgets import Footer, Header, Input, Label, Select, Static
 
 from companion.reasoning import Chunk
 from hearth.errors import UserError
-from tui.catalog import NO_PERSONA, chat_models, persona_choices
+from tui.catalog import NO_PERSONA, chat_models, model_label, persona_choices
 from tui.messages import ReplyChunk, ReplyDone, ReplyFailed, ReplyStarted, SessionFailed, SessionReady
 from tui.widgets.conversation import ConversationView
 
@@ -95,7 +95,7 @@ class ChatScreen(Screen):
         yield Header()
         with Horizontal(id="chat-setup"):
             yield Label("model")
-            yield Select([(m.name, m) for m in self.models], id="model", value=model if model else Select.NULL,
+            yield Select([(model_label(m), m) for m in self.models], id="model", value=model if model else Select.NULL,
                          allow_blank=not self.models, prompt="no exported model")
             yield Label("persona")
             yield Select(personas, id="persona", value=persona, allow_blank=False)

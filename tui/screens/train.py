@@ -173,6 +173,7 @@ class TrainScreen(Screen):
         for button_id, on_ in enabled.items():
             self.query_one(f"#{button_id}", Button).disabled = not on_
         self.query_one("#resume", Button).display = enabled["resume"]
+        self.query_one("#run-actions").display = self.run is not None  # merge/export need a run
         for form_id in ("#recipe", "#max-steps", "#data"):
             self.query_one(form_id).disabled = running
 

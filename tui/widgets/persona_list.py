@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+from tui.catalog import persona_label
 from tui.messages import PersonaChosen
 from tui.widgets.listing import Listing
 
 
 class PersonaList(Listing):
     TITLE = "personas"
-    COLUMNS = ("persona", "name", "source")
+    COLUMNS = ("persona", "source")
     EMPTY = "no personas — import a card with `hearth persona import CARD.png`"
 
     def show_personas(self, entries) -> None:
         """`entries`: personas.library.PersonaEntry items; unreadable cards say why."""
         self.show_rows([
-            (entry.name, (entry.character, entry.name, entry.source if entry.problem is None else "unreadable"))
+            (entry.name, (persona_label(entry), entry.source if entry.problem is None else "unreadable"))
             for entry in entries
         ])
 
