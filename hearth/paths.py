@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -42,6 +43,25 @@ class RunPaths:
     merged = property(lambda self: self.root / "merged")
     gguf = property(lambda self: self.root / "gguf")
     heldout = property(lambda self: self.root / "heldout.jsonl")
+
+    def latest_checkpoint(self) -> Path | None:
+        """The newest `checkpoints/checkpoint-N`, where a resume starts."""
+        steps = [(int(p.name.rsplit("-", 1)[1]), p) for p in self.checkpoints.glob("checkpoint-*")
+                 if p.name.rsplit("-", 1)[1].isdigit()]
+        return max(steps)[1] if steps else None
+
+    def last_step(self) -> int:
+        """The last optimizer step recorded in metrics.jsonl (0 before the first)."""
+        if not self.metrics.exists():
+            return 0
+        lines = self.metrics.read_text(encoding="utf-8").splitlines()
+        return max((json.loads(line).get("step", 0) for line in lines if line.strip()), default=0)
+
+    def recipe_name(self) -> str:
+        """The `name:` of the run's saved recipe."""
+        import yaml
+
+        return (yaml.safe_load(self.recipe.read_text(encoding="utf-8")) or {}).get("name", "?")
 
 
 def resolve_run(run: str | os.PathLike) -> RunPaths:

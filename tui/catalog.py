@@ -35,14 +35,13 @@ class RunSummary:
 
 def summarize_run(run: RunPaths) -> RunSummary:
     from companion.models import model_files
-    from tui.commands.train import _last_step, _recipe_name
 
     try:
-        recipe = _recipe_name(run)
+        recipe = run.recipe_name()
     except UNREADABLE:
         recipe = "?"
     try:
-        steps = _last_step(run)
+        steps = run.last_step()
     except UNREADABLE:
         steps = None
     return RunSummary(

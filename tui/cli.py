@@ -25,10 +25,11 @@ COMMAND_MODULES = {
     "persona": "character cards",
     "chat": "talking to a model, and the history",
     "tarot": "the tarot reader: draws, readings, ratings, training data",
+    "tui": "the terminal app: runs, personas, chats, training, export",
 }
 
 # Commands that never import the Hugging Face libraries (kept fast to start).
-LIGHT_COMMANDS = {"tui.commands.persona", "tui.commands.tarot"}
+LIGHT_COMMANDS = {"tui.commands.persona", "tui.commands.tarot", "tui.commands.tui"}
 
 err_console = Console(stderr=True, highlight=False)
 

@@ -96,11 +96,6 @@ def build_trainer(recipe: Recipe, model, tokenizer, train_dataset, eval_dataset,
     ), fast
 
 
-def latest_checkpoint(run: RunPaths) -> str | None:
-    checkpoints = sorted(run.checkpoints.glob("checkpoint-*"), key=lambda p: int(p.name.rsplit("-", 1)[1]))
-    return str(checkpoints[-1]) if checkpoints else None
-
-
 OOM_ADVICE = ("out of memory at step {step} ({detail}): lower train.batch_size or data.max_length, set fast.gradient_checkpointing: on, "
               "or use lora.qlora: true; the last checkpoint ({checkpoint}) is intact — resume with `hearth train --resume {run}`")
 
@@ -127,15 +122,15 @@ def run_training(run: RunPaths, resume: bool = False) -> dict:
     trainer, fast = build_trainer(recipe, model, tokenizer, Dataset.from_list(data.train_rows),
                                   Dataset.from_list(data.eval_rows) if data.eval_rows else None, run.checkpoints, [events])
     emit("stage", message=f"trainer: {fast.describe()}")
-    checkpoint = latest_checkpoint(run) if resume else None
+    checkpoint = run.latest_checkpoint() if resume else None
     try:
-        result = trainer.train(resume_from_checkpoint=checkpoint)
+        result = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     except torch.cuda.OutOfMemoryError as exc:
         detail = str(exc).strip().splitlines()[0].rstrip(".") if str(exc).strip() else "CUDA"
         raise MemoryError(OOM_ADVICE.format(step=trainer.state.global_step, detail=detail,
-                                            checkpoint=latest_checkpoint(run) or "none yet", run=run.root.name)) from None
+                                            checkpoint=run.latest_checkpoint() or "none yet", run=run.root.name)) from None
     if events.cancelled:
-        return {"cancelled": True, "step": trainer.state.global_step, "checkpoint": latest_checkpoint(run)}
+        return {"cancelled": True, "step": trainer.state.global_step, "checkpoint": str(run.latest_checkpoint())}
     if trainer.is_world_process_zero():  # under DDP every rank holds the same adapter
         with atomic_dir(run.adapter) as tmp:
             trainer.model.save_pretrained(tmp, safe_serialization=True)

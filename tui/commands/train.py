@@ -6,7 +6,6 @@ out-of-memory there never takes this process down, and Ctrl-C asks it to save an
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -94,28 +93,14 @@ def list_runs(args) -> int:
         run = RunPaths(path)
         if not run.recipe.exists():
             continue
-        steps = _last_step(run)
         ggufs = ", ".join(p.name for p in sorted(run.gguf.glob("*.gguf"))) if run.gguf.exists() else ""
-        table.add_row(path.name, _recipe_name(run), str(steps), _mark(run.adapter), _mark(run.merged), ggufs)
+        table.add_row(path.name, run.recipe_name(), str(run.last_step()), _mark(run.adapter), _mark(run.merged), ggufs)
     console.print(table if table.row_count else "no runs yet; `hearth train` starts one")
     return 0
 
 
 def _mark(path: Path) -> str:
     return "yes" if path.exists() else "-"
-
-
-def _recipe_name(run: RunPaths) -> str:
-    import yaml
-
-    return (yaml.safe_load(run.recipe.read_text(encoding="utf-8")) or {}).get("name", "?")
-
-
-def _last_step(run: RunPaths) -> int:
-    if not run.metrics.exists():
-        return 0
-    lines = run.metrics.read_text(encoding="utf-8").splitlines()
-    return max((json.loads(line).get("step", 0) for line in lines if line.strip()), default=0)
 
 
 def register(subparsers) -> None:

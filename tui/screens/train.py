@@ -63,14 +63,6 @@ def new_checked_run(args: argparse.Namespace) -> RunPaths:
     return new_run(resolved_recipe(args))
 
 
-def _latest_checkpoint(run: RunPaths) -> str | None:
-    """The newest checkpoint's name. (tuner.train.latest_checkpoint says the same, but importing it
-    loads torch and transformers, seconds the screen would freeze for.)"""
-    names = (p.name.removeprefix("checkpoint-") for p in run.checkpoints.glob("checkpoint-*"))
-    steps = [int(step) for step in names if step.isdigit()]
-    return f"checkpoint-{max(steps)}" if steps else None
-
-
 class TrainScreen(Screen):
     BINDINGS = [Binding("escape", "back", "back")]
 
@@ -119,10 +111,10 @@ class TrainScreen(Screen):
 
     def _run_state(self) -> str:
         s = summarize_run(self.run)
-        checkpoint = _latest_checkpoint(self.run)
+        checkpoint = self.run.latest_checkpoint()
         made = [label for label, present in (
             ("an adapter", s.has_adapter),
-            (f"{checkpoint} (Resume continues it)", checkpoint is not None and not s.has_adapter),
+            (f"{checkpoint.name if checkpoint else ''} (Resume continues it)", checkpoint is not None and not s.has_adapter),
             ("a merged model", s.has_merged),
             (", ".join(m.name for m in s.models), bool(s.models)),
         ) if present]
@@ -164,7 +156,7 @@ class TrainScreen(Screen):
         enabled = {
             "start": not running,
             "resume": not running and summary is not None and not summary.has_adapter
-            and _latest_checkpoint(self.run) is not None,
+            and self.run.latest_checkpoint() is not None,
             "cancel": running,
             "merge": not running and summary is not None and summary.has_adapter,
             "export": not running and summary is not None and summary.has_merged,
