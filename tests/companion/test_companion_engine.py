@@ -133,3 +133,39 @@ def test_llama_cpp_logging_is_silent_unless_verbose(random_gguf, verbose, monkey
         assert "llama" in result.stderr  # llama.cpp's own loading log
     else:
         assert result.stderr == ""
+
+
+@pytest.fixture(scope="module")
+def lora_gguf(tiny_base_dir, tmp_path_factory):
+    """A PEFT LoRA on the tiny base with random (non-zero) B, exported as a GGUF adapter."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from exporter.lora import export_lora
+
+    work = tmp_path_factory.mktemp("lora")
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_pretrained(tiny_base_dir)
+    peft_model = get_peft_model(model, LoraConfig(r=8, lora_alpha=16, target_modules=["q_proj", "v_proj", "down_proj"]))
+    with torch.no_grad():
+        for name, parameter in peft_model.named_parameters():
+            if "lora_B" in name:
+                parameter.normal_(0, 0.5)
+    peft_model.save_pretrained(work / "adapter")
+    return export_lora(work / "adapter", work / "tiny-lora.gguf", base_dir=tiny_base_dir).path
+
+
+def test_a_lora_adapter_changes_the_reply_and_scale_zero_turns_it_off(random_gguf, lora_gguf, engine_factory):
+    def first_tokens(**settings):
+        engine = engine_factory(random_gguf, max_reply_tokens=12, **settings)
+        reply = engine.complete(HELLO)
+        tokens = engine._llm._input_ids.tolist()[-reply.completion_tokens + 1:]
+        engine.close()
+        return reply.text, tokens
+
+    base = first_tokens()
+    adapted = first_tokens(lora_path=lora_gguf, lora_scale=1.0)
+    switched_off = first_tokens(lora_path=lora_gguf, lora_scale=0.0)
+    assert adapted != base
+    assert switched_off == base

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Callable
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -274,7 +275,7 @@ def chat_command(args: argparse.Namespace) -> int:
     if not _stdin_is_interactive():
         return piped_chat(args)
     session = open_session(args, console)
-    repl = ChatRepl(session, console, read_line=lambda prompt: console.input(f"[bold cyan]{prompt}[/]"),
+    repl = ChatRepl(session, console, read_line=lambda prompt: console.input(f"[bold cyan]{escape(prompt)}[/]"),
                     show_thinking=not args.hide_thinking)
     return repl.run()
 
