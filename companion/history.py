@@ -147,6 +147,11 @@ class HistoryStore:
             self._open()
         except sqlite3.DatabaseError as exc:
             self._db.close()
+            if "locked" in str(exc):
+                raise UserError(
+                    f"another program has held the history locked for over {BUSY_TIMEOUT_MS // 1000} s; "
+                    "close it and try again", where=str(self.path),
+                ) from None
             raise _refuse(self.path, f"is damaged or not a hearth history ({exc})") from None
         except UserError:
             self._db.close()
@@ -168,21 +173,42 @@ class HistoryStore:
     def _open(self) -> None:
         db = self._db
         db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        application_id = db.execute("PRAGMA application_id").fetchone()[0]
-        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        # One read transaction, so the checks see one state of the file even while another
+        # process is creating it.
+        db.execute("BEGIN")
+        try:
+            application_id = db.execute("PRAGMA application_id").fetchone()[0]
+            tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            check = db.execute("PRAGMA quick_check").fetchone()[0]
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+        finally:
+            db.execute("COMMIT")
         if application_id != APPLICATION_ID and (application_id != 0 or tables):
             raise _refuse(self.path, "is a SQLite database that belongs to another program")
-        check = db.execute("PRAGMA quick_check").fetchone()[0]
         if check != "ok":
             raise _refuse(self.path, f"is damaged (SQLite's check says: {check})")
-        version = db.execute("PRAGMA user_version").fetchone()[0]
         if version > latest_version():
             raise _refuse(self.path, f"was written by a newer hearth (schema {version}, this one knows {latest_version()})")
-        if db.execute("PRAGMA journal_mode = WAL").fetchone()[0].lower() != "wal":
-            raise _refuse(self.path, "cannot be switched to WAL journaling")
+        self._ensure_wal()
         db.execute("PRAGMA synchronous = NORMAL")  # with WAL: a killed process never loses a commit
         db.execute("PRAGMA foreign_keys = ON")
         self._migrate()
+
+    def _ensure_wal(self) -> None:
+        """Switch a new file to WAL. SQLite answers "locked" at once, without waiting, when another
+        process is creating the same file; so wait here, up to the busy timeout."""
+        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+        while True:
+            try:
+                if self._db.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal":
+                    return
+                if self._db.execute("PRAGMA journal_mode = WAL").fetchone()[0].lower() == "wal":
+                    return
+                raise _refuse(self.path, "cannot be switched to WAL journaling")
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
 
     def _migrate(self) -> None:
         for version, name, sql in MIGRATIONS:
