@@ -398,11 +398,11 @@ def register(subparsers) -> None:
     chat.add_argument("--persona", help="a persona name (linzhi / 林栀) or a card file")
     chat.add_argument("--lora", help="a GGUF LoRA adapter to apply")
     chat.add_argument("--resume", type=int, metavar="CHAT_ID", help="continue a stored chat")
-    chat.add_argument("--settings", help="engine settings YAML (flags override it)")
+    chat.add_argument("--settings", metavar="YAML", help="engine settings file (flags override it)")
     chat.add_argument("--user", default="你", help="your name in the persona's prompt (default: 你)")
     chat.add_argument("--hide-thinking", action="store_true", help="do not show <think> reasoning")
     for flag, field, kind, help_text in ENGINE_FLAGS:
-        chat.add_argument(flag, dest=field, type=kind, help=help_text)
+        chat.add_argument(flag, dest=field, type=kind, metavar="N" if kind is int else "X", help=help_text)
     chat.set_defaults(func=chat_command)
 
     history = subparsers.add_parser("history", help="stored chats, and turning them into training data")
