@@ -7,6 +7,7 @@ The child's `error` event becomes a UserError, so the CLI exits 2 with that one 
 from __future__ import annotations
 
 import os
+from collections import deque
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
@@ -15,6 +16,7 @@ from hearth.errors import UserError
 from hearth.events import ChildJob
 
 console = Console(highlight=False)
+STDERR_LINES_KEPT = 200
 
 
 def _fmt(value, spec: str) -> str:
@@ -24,7 +26,8 @@ def _fmt(value, spec: str) -> str:
 def run_job(module: str, args: list[str], title: str) -> dict:
     """Run `python -m module args`, draw its events, and return the final `done` event."""
     verbose = os.environ.get("HEARTH_VERBOSE") == "1"
-    job = ChildJob(module, args, stderr_sink=(lambda line: console.print(f"[dim]{line}[/]")) if verbose else _keep_tail)
+    stderr_tail: deque[str] = deque(maxlen=STDERR_LINES_KEPT)  # quoted if the child dies without a word
+    job = ChildJob(module, args, stderr_sink=(lambda line: console.print(f"[dim]{line}[/]")) if verbose else stderr_tail.append)
     done: dict | None = None
     error: dict | None = None
     columns = (
@@ -71,14 +74,6 @@ def run_job(module: str, args: list[str], title: str) -> dict:
     if error:
         raise UserError(error.get("message", "the job failed"))
     if done is None:
-        tail = "\n".join(_stderr_tail[-15:])
+        tail = "\n".join(list(stderr_tail)[-15:])
         raise RuntimeError(f"{module} exited with code {job.returncode} without finishing:\n{tail}")
     return done
-
-
-_stderr_tail: list[str] = []
-
-
-def _keep_tail(line: str) -> None:
-    _stderr_tail.append(line)
-    del _stderr_tail[:-200]
