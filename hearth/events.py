@@ -45,12 +45,13 @@ class ChildJob:
     module: str
     args: list[str]
     env: dict[str, str] = field(default_factory=dict)
+    launcher: list[str] = field(default_factory=list)  # interpreter flags before `-m module`, e.g. torch.distributed.run
     stderr_sink: Callable[[str], None] | None = None
     process: subprocess.Popen | None = None
 
     def events(self) -> Iterator[dict]:
         """Start the child and yield its events until it exits. Non-JSON stdout lines become `log`."""
-        cmd = [sys.executable, "-m", self.module, *self.args]
+        cmd = [sys.executable, *self.launcher, "-m", self.module, *self.args]
         self.process = subprocess.Popen(
             cmd,
             stdout=subprocess.PIPE,

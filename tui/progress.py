@@ -23,11 +23,11 @@ def _fmt(value, spec: str) -> str:
     return format(value, spec) if isinstance(value, (int, float)) else "-"
 
 
-def run_job(module: str, args: list[str], title: str) -> dict:
-    """Run `python -m module args`, draw its events, and return the final `done` event."""
+def run_job(module: str, args: list[str], title: str, launcher: list[str] | None = None) -> dict:
+    """Run `python [launcher] -m module args`, draw its events, and return the final `done` event."""
     verbose = os.environ.get("HEARTH_VERBOSE") == "1"
     stderr_tail: deque[str] = deque(maxlen=STDERR_LINES_KEPT)  # quoted if the child dies without a word
-    job = ChildJob(module, args, stderr_sink=(lambda line: console.print(f"[dim]{line}[/]")) if verbose else stderr_tail.append)
+    job = ChildJob(module, args, launcher=list(launcher or []), stderr_sink=(lambda line: console.print(f"[dim]{line}[/]")) if verbose else stderr_tail.append)
     done: dict | None = None
     error: dict | None = None
     columns = (

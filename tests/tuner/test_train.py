@@ -170,24 +170,15 @@ def test_embedding_modules_to_save_warns_about_gguf_lora():
     assert "cannot become a GGUF LoRA" in warning
 
 
-def test_ddp_two_cpu_processes_on_gloo(installed_tiny_base, hearth_home, data_file):
-    """The same entry point under a distributed launcher: one event stream, one adapter, data split in two."""
-    from tui.commands.train import new_run
-    from tuner.recipe import load_recipe
-
-    recipe = load_recipe("tiny-offline", ["train.max_steps=2", "train.save_steps=2", "train.eval_steps=2",
-                                          "train.logging_steps=1", "train.batch_size=2"])
-    recipe.data.files = [str(data_file)]
-    run = new_run(recipe)
-    torchrun = os.path.join(os.path.dirname(sys.executable), "torchrun")
-    result = subprocess.run([torchrun, "--nproc_per_node", "2", "--master_port", "29517", "-m", "tuner", "train", str(run.root)],
-                            capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
-    assert result.returncode == 0, result.stderr[-3000:]
-    events = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
-    assert [e["step"] for e in events if e["event"] == "step"] == [1, 2]  # rank 0 only
-    assert sum(e["event"] == "done" for e in events) == 1
-    # Two ranks x batch 2 x 2 steps = 8 conversations of the 21 in training.
-    assert events[-1]["event"] == "done" and (run.adapter / "adapter_model.safetensors").exists()
+def test_ddp_two_cpu_processes_on_gloo(installed_tiny_base, hearth_home, data_file, monkeypatch, capsys):
+    """`hearth train --processes 2`: the same child under torchrun, one event stream, one adapter, data split in two."""
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert main(train_args(data_file, "--processes", "2", "--max-steps", "2", "--set", "train.batch_size=2",
+                           "--set", "train.save_steps=2", "--set", "train.eval_steps=2")) == 0
+    run = only_run(hearth_home)
+    out = capsys.readouterr().out
+    assert out.count("checkpoint-2") == 1 and "adapter saved" in out  # rank 0 speaks, once
+    assert (run.adapter / "adapter_model.safetensors").exists()
     metrics = [json.loads(line) for line in run.metrics.read_text(encoding="utf-8").splitlines()]
     assert [m["step"] for m in metrics if m["kind"] == "train"] == [1, 2]
     assert metrics[-2]["epoch"] > 0.3  # 8 of ~21 conversations: the world size doubled the data per step

@@ -67,13 +67,20 @@ def train(args) -> int:
         run = new_run(resolved_recipe(args))
         job = ["train", str(run.root)]
     console.print(f"run [bold]{run.root.name}[/] in {run.root}")
-    done = run_job("tuner", job, f"training {run.root.name}")
+    done = run_job("tuner", job, f"training {run.root.name}", launcher=data_parallel_launcher(args.processes))
     if done.get("cancelled"):
         console.print(f"stopped at step {done['step']}; resume with [bold]hearth train --resume {run.root.name}[/]")
         return 130
     console.print(f"adapter saved: {done['adapter']} (step {done['step']}, train loss {done['train_loss']:.4f})")
     console.print(f"next: [bold]hearth merge {run.root.name}[/]")
     return 0
+
+
+def data_parallel_launcher(processes: int) -> list[str]:
+    """The same training child under torchrun for several processes (one per GPU; gloo on CPU)."""
+    if processes < 1:
+        raise UserError(f"--processes must be at least 1, not {processes}")
+    return [] if processes == 1 else ["-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}"]
 
 
 def merge(args) -> int:
@@ -115,6 +122,8 @@ def register(subparsers) -> None:
     parser.add_argument("--system-prompt", help="the persona's system prompt (saved with the run)")
     parser.add_argument("--set", action="append", metavar="SECTION.FIELD=VALUE", help="override any recipe field")
     parser.add_argument("--resume", metavar="RUN", help="continue a run from its last checkpoint")
+    parser.add_argument("--processes", type=int, default=1, metavar="N",
+                        help="data-parallel training processes, one per GPU (DDP through torchrun)")
     parser.set_defaults(func=train)
     merge_parser = subparsers.add_parser("merge", help="merge a run's adapter into its base (16-bit)")
     merge_parser.add_argument("run", metavar="RUN")
