@@ -152,6 +152,14 @@ def test_bad_input_is_one_line_and_exit_2_with_no_run_left(tmp_path, hearth_home
     assert not (hearth_home / "runs").exists() or not any((hearth_home / "runs").iterdir())
 
 
+def test_a_base_the_child_cannot_load_leaves_no_run_behind(hearth_home, data_file, capsys):
+    """Only the child can find out that a named hub model is not reachable offline."""
+    assert main(train_args(data_file, "--base", "no-such-org/no-such-model", "--max-steps", "1")) == 2
+    err = capsys.readouterr().err
+    assert "cannot load base model 'no-such-org/no-such-model'" in err and "Traceback" not in err
+    assert not any((hearth_home / "runs").iterdir())
+
+
 def test_data_check_reports_rejections_and_lengths(installed_tiny_base, tmp_path, capsys, data_file):
     bad = _write(tmp_path / "mixed.jsonl", data_file.read_text(encoding="utf-8") + '\n{"messages": []}\n')
     report_path = tmp_path / "report.json"

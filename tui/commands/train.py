@@ -6,6 +6,7 @@ out-of-memory there never takes this process down, and Ctrl-C asks it to save an
 
 from __future__ import annotations
 
+import shutil
 import time
 from pathlib import Path
 
@@ -67,7 +68,12 @@ def train(args) -> int:
         run = new_run(resolved_recipe(args))
         job = ["train", str(run.root)]
     console.print(f"run [bold]{run.root.name}[/] in {run.root}")
-    done = run_job("tuner", job, f"training {run.root.name}", launcher=data_parallel_launcher(args.processes))
+    try:
+        done = run_job("tuner", job, f"training {run.root.name}", launcher=data_parallel_launcher(args.processes))
+    except UserError:
+        if not args.resume and run.latest_checkpoint() is None:
+            shutil.rmtree(run.root, ignore_errors=True)  # refused before it trained: leave no empty run behind
+        raise
     if done.get("cancelled"):
         console.print(f"stopped at step {done['step']}; resume with [bold]hearth train --resume {run.root.name}[/]")
         return 130
