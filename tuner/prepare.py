@@ -12,17 +12,29 @@ from tuner.data import LoadedData
 from tuner.masking import IGNORE_INDEX, TemplateError, encode_conversation, end_of_turn_token
 from tuner.recipe import Recipe
 
-BUILTIN_DIALOGUES = ("personas", "linzhi/dialogues.jsonl")
+# Datasets shipped with hearth, named in recipes as `builtin:<name>`: name -> (package, file).
+BUILTIN_DATASETS = {
+    "linzhi": ("personas", "linzhi/dialogues.jsonl"),
+    "tarot-sample": ("spreads", "readings-sample.jsonl"),
+}
+BUILTIN_PREFIX = "builtin:"
 PERCENTILES = (50, 90, 99)
 
 
-def default_data_files(recipe: Recipe) -> list[str]:
-    """The recipe's files; the tiny offline recipe falls back to the built-in 林栀 dialogues."""
-    if recipe.data.files:
-        return list(recipe.data.files)
-    if recipe.model.base == "tiny-qwen2":
-        return [str(resources.files(BUILTIN_DIALOGUES[0]).joinpath(BUILTIN_DIALOGUES[1]))]
-    raise UserError(f"recipe '{recipe.name}' names no data files; pass --data FILE.jsonl")
+def data_files(recipe: Recipe) -> list[str]:
+    """The recipe's data files, with `builtin:<name>` entries resolved to the bundled files."""
+    if not recipe.data.files:
+        raise UserError(f"recipe '{recipe.name}' names no data files; pass --data FILE.jsonl")
+    return [_resolve_builtin(name) if name.startswith(BUILTIN_PREFIX) else name for name in recipe.data.files]
+
+
+def _resolve_builtin(entry: str) -> str:
+    name = entry.removeprefix(BUILTIN_PREFIX)
+    if name not in BUILTIN_DATASETS:
+        raise UserError(f"no built-in dataset '{name}'; the built-in ones are "
+                        f"{', '.join(BUILTIN_PREFIX + n for n in BUILTIN_DATASETS)}")
+    package, file = BUILTIN_DATASETS[name]
+    return str(resources.files(package).joinpath(file))
 
 
 @dataclass

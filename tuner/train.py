@@ -17,7 +17,7 @@ from hearth.events import emit
 from hearth.paths import RunPaths
 from tuner.data import load_conversations
 from tuner.model_loading import load_model, load_tokenizer, lora_config, resolve_base, training_dtype
-from tuner.prepare import default_data_files, prepare
+from tuner.prepare import data_files, prepare
 from tuner.progress_events import EventsCallback
 from tuner.recipe import Recipe, embedding_warning, load_recipe
 
@@ -110,7 +110,7 @@ def run_training(run: RunPaths, resume: bool = False) -> dict:
     base = resolve_base(recipe.model.base)
     emit("stage", message=f"loading tokenizer and data (base {base})")
     tokenizer = load_tokenizer(base, recipe)
-    data = prepare(load_conversations(default_data_files(recipe), recipe.data.format), tokenizer, recipe)
+    data = prepare(load_conversations(data_files(recipe), recipe.data.format), tokenizer, recipe)
     write_json(run.data_report, data.report)
     _write_heldout(run.heldout, data.heldout_messages)
     emit("stage", message=f"{data.report['train_rows']} training and {data.report['eval_rows']} evaluation conversations; "

@@ -243,3 +243,17 @@ def test_train_from_a_local_model_directory(tiny_base_dir, hearth_home, data_fil
     config = json.loads((run.adapter / "adapter_config.json").read_text(encoding="utf-8"))
     assert config["base_model_name_or_path"] == str(tiny_base_dir)
     assert not (hearth_home / "models").exists()  # the tiny base was not built: the named directory was used
+
+
+def test_recipes_name_builtin_datasets_explicitly():
+    from hearth.errors import UserError
+    from tuner.prepare import data_files
+    from tuner.recipe import load_recipe
+
+    (linzhi,) = data_files(load_recipe("tiny-offline"))
+    assert linzhi.endswith("personas/linzhi/dialogues.jsonl")
+    assert data_files(load_recipe("tarot-r1-distill-7b"))[0].endswith("spreads/readings-sample.jsonl")
+    with pytest.raises(UserError, match="no built-in dataset 'nope'; the built-in ones are builtin:linzhi"):
+        data_files(load_recipe("tiny-offline", ["data.files=[builtin:nope]"]))
+    with pytest.raises(UserError, match="names no data files"):
+        data_files(load_recipe("tiny-offline", ["data.files=[]"]))

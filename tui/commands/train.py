@@ -38,7 +38,7 @@ def resolved_recipe(args):
     import torch
 
     from tuner.data import load_conversations
-    from tuner.prepare import default_data_files
+    from tuner.prepare import data_files
     from tuner.recipe import load_recipe
 
     overrides = list(args.set or [])
@@ -54,7 +54,7 @@ def resolved_recipe(args):
         recipe.system_prompt = args.system_prompt
     if recipe.lora.qlora and not torch.cuda.is_available():
         raise UserError("lora.qlora needs a CUDA GPU (bitsandbytes 4-bit); on this machine set lora.qlora: false")
-    load_conversations(default_data_files(recipe), recipe.data.format)  # bad data fails here, exit 2
+    load_conversations(data_files(recipe), recipe.data.format)  # bad data fails here, exit 2
     return recipe
 
 
