@@ -42,8 +42,8 @@ def export_run(run_paths: RunPaths, quants=("q8_0",), lora: bool = False, emit: 
     emit = emit or (lambda *a, **k: None)
     run = run_paths
     if not (run.merged / "config.json").is_file():
-        raise UserError("this run has no merged model (merged/config.json); finish training, which merges the "
-                        "adapter, before exporting", where=str(run.root))
+        raise UserError("this run has no merged model (merged/config.json); train it to the end and run "
+                        "`hearth merge` before exporting", where=str(run.root))
     unknown = [q for q in quants if q not in QUANT_TYPES]
     if unknown:
         raise UserError(f"unknown quantization type {', '.join(unknown)}; choose from {', '.join(QUANT_TYPES)}")

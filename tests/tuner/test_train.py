@@ -257,3 +257,17 @@ def test_recipes_name_builtin_datasets_explicitly():
         data_files(load_recipe("tiny-offline", ["data.files=[builtin:nope]"]))
     with pytest.raises(UserError, match="names no data files"):
         data_files(load_recipe("tiny-offline", ["data.files=[]"]))
+
+
+def test_export_of_a_trained_run_merges_it_first(installed_tiny_base, hearth_home, data_file, capsys):
+    assert main(train_args(data_file, "--max-steps", "1")) == 0
+    run = only_run(hearth_home)
+    assert not run.merged.exists()
+    # The fixture's base was never pretrained, so one step cannot teach it to end a turn: the export
+    # merges, converts and quantizes, and its verification says this model would not stop (exit 1).
+    assert main(["export", run.root.name, "--quant", "q8_0"]) == 1
+    assert (run.merged / "config.json").exists()
+    assert sorted(p.name.rsplit("-", 1)[-1] for p in run.gguf.glob("*.gguf")) == ["f16.gguf", "q8_0.gguf"]
+    out = capsys.readouterr().out
+    assert "merged model:" in out and "10/10 probes identical" in out
+    assert "stop check: finish_reason=length" in out

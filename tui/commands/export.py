@@ -58,8 +58,16 @@ def verify(args) -> int:
 
 def export(args) -> int:
     from exporter.export import summary_text
+    from hearth.paths import resolve_run
 
-    command = ["export", _run_or_dir(args.run), "--quant", args.quant] + (["--lora"] if args.lora else [])
+    run = resolve_run(args.run)
+    if not (run.merged / "config.json").is_file() and (run.adapter / "adapter_config.json").is_file():
+        # What a user means by "export this run": merge first, as `hearth merge` would.
+        from tuner.merge import merge_run
+
+        with console.status(f"merging the adapter of {run.root.name} into its base first"):
+            console.print(f"merged model: {merge_run(run)}")
+    command = ["export", str(run.root), "--quant", args.quant] + (["--lora"] if args.lora else [])
     done = _job(command, "export")
     console.print(summary_text(done))
     return 0 if done["passed"] else 1
