@@ -271,3 +271,10 @@ def test_export_of_a_trained_run_merges_it_first(installed_tiny_base, hearth_hom
     out = capsys.readouterr().out
     assert "merged model:" in out and "10/10 probes identical" in out
     assert "stop check: finish_reason=length" in out
+
+
+@pytest.mark.parametrize("flag,config_key", [("lora.use_rslora=true", "use_rslora"), ("lora.use_dora=true", "use_dora")])
+def test_rslora_and_dora_train_and_are_recorded_in_the_adapter(installed_tiny_base, hearth_home, data_file, flag, config_key):
+    assert main(train_args(data_file, "--max-steps", "1", "--set", flag, "--set", "data.eval_fraction=0")) == 0
+    config = json.loads((only_run(hearth_home).adapter / "adapter_config.json").read_text(encoding="utf-8"))
+    assert config[config_key] is True
