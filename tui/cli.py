@@ -23,7 +23,8 @@ COMMAND_MODULES = {
     "train": "training runs and merging",
     "export": "GGUF conversion, quantization, verification",
     "persona": "character cards",
-    "chat": "talking to a model, and the history",
+    "chat": "talking to a model",
+    "history": "stored chats, and turning them into training data",
     "tarot": "the tarot reader: draws, readings, ratings, training data",
     "tui": "the terminal app: runs, personas, chats, training, export",
 }

@@ -7,7 +7,6 @@ Exit codes: 0 done, 2 bad input (UserError), 3 out of memory, 1 a crash (traceba
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import traceback
 

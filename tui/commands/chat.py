@@ -1,5 +1,5 @@
-"""`hearth chat` (a plain terminal chat, also for scripts: `echo 你好 | hearth chat …` prints one
-reply) and `hearth history chats|export-dataset` (the stored conversations).
+"""`hearth chat`: a plain terminal chat, also for scripts (`echo 你好 | hearth chat …` prints one
+reply). The stored conversations are `hearth history` (tui/commands/history.py).
 
 In the chat: `/retry` a new reply, `/undo` take back your last message, `/new` a fresh chat,
 `/persona NAME` talk to someone else, `/save [TITLE]` keep the chat for training, `/quit`.
@@ -14,13 +14,11 @@ import signal
 import sys
 import threading
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 from rich.text import Text
 
 from hearth.errors import UserError
@@ -42,7 +40,7 @@ ENGINE_FLAGS = (
 DEMO_TURNS = ("今天下雨了，我在你店里躲一会儿。", "你最喜欢店里的哪盆植物？")
 
 
-def _console(stderr: bool = False) -> Console:
+def make_console(stderr: bool = False) -> Console:
     return Console(highlight=False, stderr=stderr)
 
 
@@ -271,7 +269,7 @@ def _stdin_is_interactive() -> bool:
 
 
 def chat_command(args: argparse.Namespace) -> int:
-    console = _console()
+    console = make_console()
     if not _stdin_is_interactive():
         return piped_chat(args)
     session = open_session(args, console)
@@ -285,7 +283,7 @@ def piped_chat(args: argparse.Namespace) -> int:
     text = sys.stdin.read().strip()
     if not text:
         raise UserError("nothing to say: stdin was empty (try `echo 你好 | hearth chat …`)")
-    session = open_session(args, _console(stderr=True))
+    session = open_session(args, make_console(stderr=True))
     stream = session.send(text)
     for chunk in stream:
         if chunk.kind == "answer":
@@ -304,7 +302,7 @@ def demo_chat(model_path, console: Console | None = None, turns=DEMO_TURNS, pers
     from companion.session import ChatSession, Turn
     from companion.settings import EngineSettings
 
-    console = console or _console()
+    console = console or make_console()
     prompt, name = _persona_prompt(persona, "你")
     settings = EngineSettings(model_path=Path(model_path), n_ctx=2048, max_reply_tokens=96, seed=7)
     with Engine(settings) as engine, HistoryStore() as store:
@@ -317,76 +315,6 @@ def demo_chat(model_path, console: Console | None = None, turns=DEMO_TURNS, pers
         session.keep("make demo")
         console.print(Text(f"stored as chat #{session.chat_id} in {store.path}", style="dim"))
         return session.chat_id
-
-
-# -- history -------------------------------------------------------------------------------------
-
-
-def _when(timestamp: float) -> str:
-    return datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M")
-
-
-def history_chats_command(args: argparse.Namespace) -> int:
-    from companion.history import HistoryStore
-
-    console = _console()
-    with HistoryStore() as store:
-        if args.chat_id is not None:
-            return _show_chat(console, store, args.chat_id)
-        chats = store.chats(kept_only=args.kept, limit=args.limit)
-        if not chats:
-            console.print("no chats yet; `hearth chat` starts one")
-            return 0
-        table = Table(title="chats", title_justify="left")
-        for column in ("id", "updated", "persona", "model", "messages", "kept", "title"):
-            table.add_column(column, overflow="fold")
-        for chat in chats:
-            table.add_row(
-                str(chat.id), _when(chat.updated), Text(chat.persona or "-"), Text(Path(chat.model).name or "-"),
-                str(chat.message_count), "✓" if chat.kept else "", Text(chat.title),
-            )
-        console.print(table)
-    return 0
-
-
-def _show_chat(console: Console, store, chat_id: int) -> int:
-    chat = store.chat(chat_id)
-    console.print(
-        Text(f"chat #{chat.id} · {chat.persona or 'no persona'} · {Path(chat.model).name} · "
-             f"started {_when(chat.created)}" + (" · kept" if chat.kept else ""), style="bold")
-    )
-    for message in store.messages(chat_id):
-        style = "bold cyan" if message.role == "user" else "bold magenta"
-        console.print(Text(f"{message.role} › ", style=style) + Text(message.content))
-        if message.reasoning:
-            console.print(Text(f"  (thinking) {message.reasoning}", style=STYLES["reasoning"]))
-        if message.stats.get("completion_tokens") is not None:
-            console.print(Text(f"  {message.stats['completion_tokens']} tokens · "
-                               f"{message.stats.get('tokens_per_s') or 0:.1f} tok/s · "
-                               f"first token {message.stats.get('ttft_s') or 0:.2f}s", style="dim"))
-    return 0
-
-
-def _chat_ids(text: str | None) -> list[int] | None:
-    if not text:
-        return None
-    try:
-        return [int(part) for part in text.replace(" ", "").split(",") if part]
-    except ValueError:
-        raise UserError(f"--chats takes chat ids separated by commas (like 3,7,12), not '{text}'") from None
-
-
-def export_dataset_command(args: argparse.Namespace) -> int:
-    from companion.dataset_export import export_dataset
-    from companion.history import HistoryStore
-
-    with HistoryStore() as store:
-        summary = export_dataset(store, args.out, _chat_ids(args.chats))
-    console = _console()
-    console.print(f"wrote {len(summary.written)} chat(s), {summary.turns} replies, to {args.out}")
-    for chat_id, why in summary.skipped.items():
-        console.print(f"[dim]skipped chat #{chat_id}: {why}[/]")
-    return 0
 
 
 # -- registration --------------------------------------------------------------------------------
@@ -404,15 +332,3 @@ def register(subparsers) -> None:
     for flag, field, kind, help_text in ENGINE_FLAGS:
         chat.add_argument(flag, dest=field, type=kind, metavar="N" if kind is int else "X", help=help_text)
     chat.set_defaults(func=chat_command)
-
-    history = subparsers.add_parser("history", help="stored chats, and turning them into training data")
-    sub = history.add_subparsers(dest="history_command", required=True)
-    chats = sub.add_parser("chats", help="list chats, or show one")
-    chats.add_argument("chat_id", nargs="?", type=int, help="show this chat's messages")
-    chats.add_argument("--kept", action="store_true", help="only chats kept with /save")
-    chats.add_argument("--limit", type=int, help="at most this many")
-    chats.set_defaults(func=history_chats_command)
-    export = sub.add_parser("export-dataset", help="write chats as a `messages` JSONL for `hearth train --data`")
-    export.add_argument("--chats", help="chat ids, comma-separated (default: every kept chat)")
-    export.add_argument("out", help="the .jsonl file to write")
-    export.set_defaults(func=export_dataset_command)

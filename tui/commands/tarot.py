@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import random
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 from rich.console import Console
@@ -27,7 +26,8 @@ from rich.text import Text
 from hearth.errors import UserError
 from spreads.draw import DEFAULT_REVERSED_PROBABILITY, Layout, cards_given, draw_cards
 from spreads.spread import default_spreads, find_spread
-from tui.commands.chat import ENGINE_FLAGS, engine_settings, show_reply
+from tui.commands.chat import ENGINE_FLAGS, engine_settings, make_console, show_reply
+from tui.commands.history import short_time
 
 READER = "塔罗师"
 DEFAULT_PERSON = "匿名"
@@ -35,10 +35,6 @@ DEMO_QUESTION = ("Mel", "2024年我的整体运势如何？", "三张牌（过�
 ORIENTATION_STYLE = {False: "green", True: "red"}
 # --seed seeds the draw and the sampling both, so one seed reproduces the whole reading.
 READ_ENGINE_FLAGS = tuple(row for row in ENGINE_FLAGS if row[1] != "seed")
-
-
-def _console() -> Console:
-    return Console(highlight=False)
 
 
 # -- laying out and reading ----------------------------------------------------------------------
@@ -125,7 +121,7 @@ def demo_reading(gguf_path, console: Console | None = None) -> int | None:
     from companion.readings import ReadingStore
     from companion.settings import EngineSettings
 
-    console = console or _console()
+    console = console or make_console()
     person, question, spread_name, seed = DEMO_QUESTION
     layout = draw_cards(find_spread(spread_name), random.Random(seed))
     request = ReadingRequest(person, question, spread_name, layout)
@@ -139,7 +135,7 @@ def demo_reading(gguf_path, console: Console | None = None) -> int | None:
 
 def draw_command(args: argparse.Namespace) -> int:
     layout = _layout(args)
-    console = _console()
+    console = make_console()
     show_layout(console, layout)
     console.print(Text("to read them: --cards \"" + ",".join(layout.texts()) + "\"", style="dim"), soft_wrap=True)
     return 0
@@ -158,14 +154,10 @@ def read_command(args: argparse.Namespace) -> int:
         raise UserError("--person is empty; give a name or leave the flag out")
     request = ReadingRequest(person, question, args.spread, _layout(args))
     settings = engine_settings(args)
-    console = _console()
+    console = make_console()
     with ReadingStore() as store, Engine(settings) as engine:
         reading_id = perform_reading(engine, store, console, request, show_thinking=args.show_thinking)
     return 0 if reading_id is not None else 1
-
-
-def _when(timestamp: float) -> str:
-    return datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M")
 
 
 def _stars(rating: int | None) -> str:
@@ -175,7 +167,7 @@ def _stars(rating: int | None) -> str:
 def readings_command(args: argparse.Namespace) -> int:
     from companion.readings import ReadingStore
 
-    console = _console()
+    console = make_console()
     with ReadingStore() as store:
         if args.reading_id is not None:
             _show_reading(console, store.get(args.reading_id))
@@ -189,7 +181,7 @@ def readings_command(args: argparse.Namespace) -> int:
         table.add_column(column, overflow="fold")
     for reading in readings:
         table.add_row(
-            str(reading.id), _when(reading.created), Text(reading.person), Text(reading.spread),
+            str(reading.id), short_time(reading.created), Text(reading.person), Text(reading.spread),
             Text("、".join(reading.card_texts())), _stars(reading.rating), Text(reading.question),
         )
     console.print(table)
@@ -197,7 +189,7 @@ def readings_command(args: argparse.Namespace) -> int:
 
 
 def _show_reading(console: Console, reading) -> None:
-    console.print(Text(f"reading #{reading.id} · {_when(reading.created)} · {reading.spread} · "
+    console.print(Text(f"reading #{reading.id} · {short_time(reading.created)} · {reading.spread} · "
                        f"{_model_names(reading.model)}", style="bold"))
     console.print(Text(f"{reading.person}：{reading.question}", style="bold cyan"))
     for card in reading.cards:
@@ -220,7 +212,7 @@ def rate_command(args: argparse.Namespace) -> int:
     check_rating(args.rating)
     with ReadingStore() as store:
         reading = store.rate(args.reading_id, args.rating, note=args.note)
-    _console().print(f"reading #{reading.id} rated {reading.rating}/5" + (f" · note: {reading.notes}" if args.note else ""))
+    make_console().print(f"reading #{reading.id} rated {reading.rating}/5" + (f" · note: {reading.notes}" if args.note else ""))
     return 0
 
 
@@ -231,7 +223,7 @@ def export_dataset_command(args: argparse.Namespace) -> int:
         check_rating(args.min_rating)
     with ReadingStore() as store:
         summary = export_readings(store, args.out, min_rating=args.min_rating)
-    _console().print(f"wrote {len(summary.written)} reading(s) to {args.out} (tarot rows: `hearth train --data {args.out}`)")
+    make_console().print(f"wrote {len(summary.written)} reading(s) to {args.out} (tarot rows: `hearth train --data {args.out}`)")
     return 0
 
 
@@ -239,7 +231,7 @@ def coverage_command(args: argparse.Namespace) -> int:
     from spreads.coverage import card_coverage
 
     coverage = card_coverage(args.files)
-    console = _console()
+    console = make_console()
     seen = len(coverage.deck) - len(coverage.missing_cards())
     console.print(f"[bold]{coverage.readings}[/] readings, [bold]{coverage.draws}[/] cards drawn; "
                   f"{seen} of {len(coverage.deck)} cards seen, "

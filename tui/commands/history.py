@@ -1,0 +1,96 @@
+"""`hearth history chats|export-dataset`: the stored conversations, and turning kept ones into training data."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import datetime
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from hearth.errors import UserError
+from tui.commands.chat import STYLES, make_console
+
+
+def short_time(timestamp: float) -> str:
+    """A stored unix time as the lists show it: 2026-11-22 16:08."""
+    return datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M")
+
+
+def history_chats_command(args: argparse.Namespace) -> int:
+    from companion.history import HistoryStore
+
+    console = make_console()
+    with HistoryStore() as store:
+        if args.chat_id is not None:
+            return _show_chat(console, store, args.chat_id)
+        chats = store.chats(kept_only=args.kept, limit=args.limit)
+        if not chats:
+            console.print("no chats yet; `hearth chat` starts one")
+            return 0
+        table = Table(title="chats", title_justify="left")
+        for column in ("id", "updated", "persona", "model", "messages", "kept", "title"):
+            table.add_column(column, overflow="fold")
+        for chat in chats:
+            table.add_row(
+                str(chat.id), short_time(chat.updated), Text(chat.persona or "-"), Text(Path(chat.model).name or "-"),
+                str(chat.message_count), "✓" if chat.kept else "", Text(chat.title),
+            )
+        console.print(table)
+    return 0
+
+
+def _show_chat(console: Console, store, chat_id: int) -> int:
+    chat = store.chat(chat_id)
+    console.print(
+        Text(f"chat #{chat.id} · {chat.persona or 'no persona'} · {Path(chat.model).name} · "
+             f"started {short_time(chat.created)}" + (" · kept" if chat.kept else ""), style="bold")
+    )
+    for message in store.messages(chat_id):
+        style = "bold cyan" if message.role == "user" else "bold magenta"
+        console.print(Text(f"{message.role} › ", style=style) + Text(message.content))
+        if message.reasoning:
+            console.print(Text(f"  (thinking) {message.reasoning}", style=STYLES["reasoning"]))
+        if message.stats.get("completion_tokens") is not None:
+            console.print(Text(f"  {message.stats['completion_tokens']} tokens · "
+                               f"{message.stats.get('tokens_per_s') or 0:.1f} tok/s · "
+                               f"first token {message.stats.get('ttft_s') or 0:.2f}s", style="dim"))
+    return 0
+
+
+def _chat_ids(text: str | None) -> list[int] | None:
+    if not text:
+        return None
+    try:
+        return [int(part) for part in text.replace(" ", "").split(",") if part]
+    except ValueError:
+        raise UserError(f"--chats takes chat ids separated by commas (like 3,7,12), not '{text}'") from None
+
+
+def export_dataset_command(args: argparse.Namespace) -> int:
+    from companion.dataset_export import export_dataset
+    from companion.history import HistoryStore
+
+    with HistoryStore() as store:
+        summary = export_dataset(store, args.out, _chat_ids(args.chats))
+    console = make_console()
+    console.print(f"wrote {len(summary.written)} chat(s), {summary.turns} replies, to {args.out}")
+    for chat_id, why in summary.skipped.items():
+        console.print(f"[dim]skipped chat #{chat_id}: {why}[/]")
+    return 0
+
+
+def register(subparsers) -> None:
+    history = subparsers.add_parser("history", help="stored chats, and turning them into training data")
+    sub = history.add_subparsers(dest="history_command", required=True)
+    chats = sub.add_parser("chats", help="list chats, or show one")
+    chats.add_argument("chat_id", nargs="?", type=int, help="show this chat's messages")
+    chats.add_argument("--kept", action="store_true", help="only chats kept with /save")
+    chats.add_argument("--limit", type=int, help="at most this many")
+    chats.set_defaults(func=history_chats_command)
+    export = sub.add_parser("export-dataset", help="write chats as a `messages` JSONL for `hearth train --data`")
+    export.add_argument("--chats", help="chat ids, comma-separated (default: every kept chat)")
+    export.add_argument("out", help="the .jsonl file to write")
+    export.set_defaults(func=export_dataset_command)
