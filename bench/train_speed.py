@@ -23,8 +23,10 @@ markdown table with the ratios against TRL's defaults.
 from __future__ import annotations
 
 import argparse
+import cProfile
 import json
 import os
+import pstats
 import random
 import subprocess
 import sys
@@ -62,11 +64,11 @@ TRL_BATCH = 8
 TRL_LOCAL: dict = {}  # extra SFTConfig fields for a CPU smoke run of the plumbing (tests only)
 
 
-def make_rows(count: int, vocab: int, seed: int = 0) -> list[dict]:
+def make_rows(count: int, vocab: int, seed: int = 0, lengths: tuple[int, int] = (96, MAX_LENGTH)) -> list[dict]:
     rng = random.Random(seed)
     rows = []
     for _ in range(count):
-        length = rng.randint(96, MAX_LENGTH)
+        length = rng.randint(*lengths)
         ids = [rng.randrange(10, vocab - 10) for _ in range(length)]
         prompt = length // 3
         rows.append({"input_ids": ids, "labels": [-100] * prompt + ids[prompt:]})
@@ -105,6 +107,14 @@ def saved_model_dir(shape: str) -> str:
     return str(folder)
 
 
+def synchronize() -> None:
+    """Wait for the GPU's queue (a no-op on CPU, where every operation has finished on return)."""
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+
+
 class StepClock:
     """Times steps after a warm-up with two synchronisations only (no per-step sync)."""
 
@@ -117,15 +127,11 @@ class StepClock:
             def on_step_end(self, args, state, control, **kwargs):
                 clock.steps = state.global_step
                 if state.global_step == clock.warmup:
-                    import torch
-
-                    torch.cuda.synchronize()
+                    synchronize()
                     clock.start = time.perf_counter()
 
             def on_train_end(self, args, state, control, **kwargs):
-                import torch
-
-                torch.cuda.synchronize()
+                synchronize()
                 clock.end = time.perf_counter()
 
         self.warmup, self.steps, self.start, self.end = warmup, 0, None, None
@@ -159,6 +165,7 @@ class StepProfiler:
             schedule=schedule(wait=max(0, warmup - 1), warmup=1, active=self.ACTIVE, repeat=1),
         )
         self.marks: list[float] = []
+        self.python = cProfile.Profile()  # where the CPU's time goes between kernel launches
         outer = self
 
         class Callback(TrainerCallback):
@@ -169,6 +176,7 @@ class StepProfiler:
                 if state.global_step in (warmup, warmup + outer.ACTIVE):
                     torch.cuda.synchronize()
                     outer.marks.append(time.perf_counter())
+                    (outer.python.enable if len(outer.marks) == 1 else outer.python.disable)()
                 outer.profile.step()
 
             def on_train_end(self, args, state, control, **kwargs):
@@ -189,8 +197,18 @@ class StepProfiler:
         busy_ms = sum(e.self_device_time_total for e in kernels) / 1000
         wall_ms = (self.marks[1] - self.marks[0]) * 1000 if len(self.marks) == 2 else None
         top = [[e.key[:90], round(e.self_device_time_total / 1000, 1), e.count] for e in kernels[:rows]]
+        cpu_ops = sorted(events, key=lambda e: -e.self_cpu_time_total)[:rows]
         return {"gpu_busy_ms": round(busy_ms, 1), "wall_ms": wall_ms and round(wall_ms, 1),
-                "steps": self.ACTIVE, "top_kernels_ms": top}
+                "steps": self.ACTIVE, "top_kernels_ms": top,
+                "top_cpu_ops_ms": [[e.key[:90], round(e.self_cpu_time_total / 1000, 1), e.count] for e in cpu_ops],
+                "top_python_ms": self._python_top(rows)}
+
+    def _python_top(self, rows: int) -> list:
+        """Python functions by own time (cProfile) over the profiled steps."""
+        stats = pstats.Stats(self.python)
+        entries = sorted(stats.stats.items(), key=lambda item: -item[1][2])[:rows]
+        return [[f"{Path(file).name}:{line}:{name}"[:90], round(own * 1000, 1), calls]
+                for (file, line, name), (_, calls, own, _, _) in entries]
 
 
 def trl_trainer(model, rows, out_dir):
@@ -210,7 +228,7 @@ def trl_trainer(model, rows, out_dir):
     return trainer, collator, "TRL SFTTrainer defaults (gradient checkpointing, batch 8, padded)"
 
 
-def hearth_trainer(model, rows, out_dir, fast_overrides: dict, qlora: bool):
+def hearth_trainer(model, rows, out_dir, fast_overrides: dict, qlora: bool, dtype: str = "bfloat16"):
     from datasets import Dataset
 
     from tuner.fast.settings import FastSettings
@@ -218,7 +236,7 @@ def hearth_trainer(model, rows, out_dir, fast_overrides: dict, qlora: bool):
     from tuner.train import build_trainer
 
     recipe = Recipe(
-        model=ModelSection(dtype="bfloat16"),
+        model=ModelSection(dtype=dtype),
         lora=LoraSection(r=LORA["r"], alpha=LORA["alpha"], dropout=LORA["dropout"], target_modules=list(TARGETS),
                          qlora=qlora),
         data=DataSection(max_length=MAX_LENGTH),

@@ -215,13 +215,14 @@ def _tokenizer():
     return tokenizer
 
 
-def _lora_grads_and_loss(fast: bool, dtype: torch.dtype, rows: list[dict], tmp_path, device: str = "cpu"):
+def _trainer(fast: bool, dtype: torch.dtype, rows: list[dict], tmp_path, device: str = "cpu", **settings):
+    """TRL's SFTTrainer (fast=False) or the fast path's, on a tiny Qwen2 with LoRA on every projection."""
     from datasets import Dataset
     from peft import LoraConfig, get_peft_model
     from trl import SFTConfig
 
     model = tiny_qwen2(dtype=dtype, seed=7).to(device)
-    settings = FastSettings(enabled="on" if fast else "off", liger="off", token_budget=4096)
+    settings = FastSettings(**{"enabled": "on" if fast else "off", "liger": "off", "token_budget": 4096, **settings})
     path = choose_fast_path(settings, model, has_cuda=device == "cuda")
     lora = LoraConfig(r=4, lora_alpha=8, lora_dropout=0.0, target_modules=["q_proj", "k_proj", "v_proj",
                       "o_proj", "gate_proj", "up_proj", "down_proj"], task_type="CAUSAL_LM")
@@ -234,6 +235,18 @@ def _lora_grads_and_loss(fast: bool, dtype: torch.dtype, rows: list[dict], tmp_p
                      per_device_train_batch_size=len(rows), **path.sft_config_overrides)
     trainer = path.trainer_class(model=model, args=args, train_dataset=Dataset.from_list(rows),
                                  processing_class=_tokenizer(), data_collator=path.data_collator(_tokenizer()))
+    return trainer, model
+
+
+def _lora_grads_and_loss(fast: bool, dtype: torch.dtype, rows: list[dict], tmp_path, device: str = "cpu",
+                         compile_backend: str | None = None, checkpointing: bool = False):
+    trainer, model = _trainer(fast, dtype, rows, tmp_path, device)
+    if compile_backend:
+        from tuner.fast.compiled_layers import compile_decoder_layers
+
+        compile_decoder_layers(model.get_base_model(), backend=compile_backend)
+    if checkpointing:
+        model.get_base_model().gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     batch = next(iter(trainer.get_train_dataloader()))
     if fast:
         assert batch["input_ids"].shape[0] == 1 and "attention_mask" not in batch  # one padding-free row
@@ -269,6 +282,26 @@ def test_fast_path_loss_and_lora_gradients_equal_plain_path(dtype, loss_tol, gra
         assert error < grad_tol, f"{name}: relative gradient error {error:.2e}"
 
 
+def test_compiled_layers_compute_the_fast_path_exactly_without_graph_breaks(tmp_path):
+    """Each decoder layer traced whole (attention, fused LoRA, checkpointing): same loss, same gradients.
+    `aot_eager` runs the traced graphs and derived backward without generating kernels (seconds on CPU)."""
+    import torch._dynamo
+
+    rows = _rows_with_plain_boundaries(4)
+    eager_loss, eager_grads = _lora_grads_and_loss(True, torch.float32, rows, tmp_path)
+    torch._dynamo.reset()
+    torch._dynamo.utils.counters.clear()
+    compiled_loss, compiled_grads = _lora_grads_and_loss(
+        True, torch.float32, rows, tmp_path, compile_backend="aot_eager", checkpointing=True
+    )
+    assert not torch._dynamo.utils.counters["graph_break"], dict(torch._dynamo.utils.counters["graph_break"])
+    assert torch._dynamo.utils.counters["stats"]["unique_graphs"] >= 1
+    assert compiled_loss.item() == pytest.approx(eager_loss.item(), rel=1e-5)
+    for name, grad in eager_grads.items():
+        torch.testing.assert_close(compiled_grads[name], grad, rtol=1e-4, atol=1e-6)
+    torch._dynamo.reset()
+
+
 @pytest.mark.gpu
 def test_cuda_fast_path_equals_plain_path_in_bf16(tmp_path):
     """On CUDA the fast path runs FlashAttention varlen and the fp32-output head matmul."""
@@ -281,10 +314,30 @@ def test_cuda_fast_path_equals_plain_path_in_bf16(tmp_path):
 
 
 @pytest.mark.gpu
+def test_cuda_compiled_layers_equal_eager_fast_path_without_graph_breaks(tmp_path):
+    """Inductor on CUDA: FlashAttention varlen and the LoRA branch traced into each layer's graph."""
+    import torch._dynamo
+
+    rows = _rows_with_plain_boundaries(4)
+    eager_loss, eager_grads = _lora_grads_and_loss(True, torch.bfloat16, rows, tmp_path, "cuda")
+    torch._dynamo.reset()
+    torch._dynamo.utils.counters.clear()
+    compiled_loss, compiled_grads = _lora_grads_and_loss(
+        True, torch.bfloat16, rows, tmp_path, "cuda", compile_backend="inductor", checkpointing=True
+    )
+    assert not torch._dynamo.utils.counters["graph_break"], dict(torch._dynamo.utils.counters["graph_break"])
+    assert compiled_loss.item() == pytest.approx(eager_loss.item(), rel=2e-2)
+    for name, grad in eager_grads.items():
+        assert (compiled_grads[name] - grad).norm() / grad.norm() < 6e-2, name
+    torch._dynamo.reset()
+
+
+@pytest.mark.gpu
 def test_flash_varlen_equals_per_conversation_sdpa_on_cuda():
     from tuner.fast.attention import _flash_varlen, _sdpa_per_conversation, varlen_kernel_available
 
     assert varlen_kernel_available(), "this PyTorch build has no FlashAttention varlen kernel"
+    register_varlen_attention()  # settles the kernel's arguments once, outside any compiled region
     torch.manual_seed(0)
     cu = torch.tensor([0, 100, 130, 420, 421, 600], dtype=torch.int32, device="cuda")
     q = torch.randn(1, 8, 600, 64, device="cuda", dtype=torch.bfloat16, requires_grad=True)
@@ -297,6 +350,95 @@ def test_flash_varlen_equals_per_conversation_sdpa_on_cuda():
     assert (flash.float() - reference).norm() / reference.norm() < 1e-2
     for mine, theirs in zip(grads, ref_grads):
         assert (mine.float() - theirs.float()).norm() / theirs.float().norm() < 2e-2
+
+
+def test_chunked_head_reads_collator_positions_or_the_label_mask_alike():
+    """Target positions found on the CPU by the collator select exactly what the GPU-side mask does."""
+    from tuner.fast.head import install_chunked_head
+
+    model = tiny_qwen2()
+    install_chunked_head(model, chunk_tokens=16)
+    rows = [conversation(n, seed) for seed, n in enumerate([21, 34, 12])]
+    with_positions = PackedCollator(pad_token_id=0, target_positions=True)(rows)
+    without = PackedCollator(pad_token_id=0)(rows)
+    labels = with_positions["labels"][0, 1:]
+    assert with_positions["hearth_target_positions"].tolist() == (labels != IGNORE_INDEX).nonzero().flatten().tolist()
+    assert "hearth_target_positions" not in without
+    a, b = model(**with_positions, hearth_loss=True), model(**without, hearth_loss=True)
+    assert a.num_tokens.item() == b.num_tokens.item() == (labels != IGNORE_INDEX).sum().item()
+    assert a.loss_sum.item() == pytest.approx(b.loss_sum.item(), rel=1e-6) and a.num_correct == b.num_correct
+
+
+def test_block_causal_mask_attention_equals_per_conversation_attention():
+    """The loop-free form a compiled layer traces on CPU computes the same attention."""
+    from tuner.fast.attention import _sdpa_block_causal, _sdpa_per_conversation
+
+    torch.manual_seed(0)
+    cu = torch.tensor([0, 5, 6, 19, 30], dtype=torch.int32)
+    q = torch.randn(1, 4, 30, 8, dtype=torch.float64)
+    k, v = torch.randn(2, 1, 2, 30, 8, dtype=torch.float64)
+    torch.testing.assert_close(_sdpa_block_causal(q, k, v, cu, 0.3), _sdpa_per_conversation(q, k, v, cu, 0.3))
+
+
+def test_compiled_layers_take_new_pack_shapes_without_recompiling():
+    """Packs differ in length and in conversation count every step: shapes are dynamic from the start."""
+    import torch._dynamo
+
+    from tuner.fast.compiled_layers import compile_decoder_layers
+
+    register_varlen_attention()
+    torch._dynamo.reset()
+    model = tiny_qwen2(attn=ATTENTION_NAME).train()
+    compile_decoder_layers(model, backend="eager")
+    graphs = []
+    for lengths in ([20, 31], [9, 40, 17, 5], [60]):
+        batch = PackedCollator(pad_token_id=0)([conversation(n, seed) for seed, n in enumerate(lengths)])
+        batch.pop("labels")
+        model(**batch, use_cache=False).logits.sum().backward()
+        graphs.append(torch._dynamo.utils.counters["stats"]["unique_graphs"])
+    assert graphs[0] >= 1 and graphs[1] == graphs[0] and graphs[2] == graphs[0]
+    torch._dynamo.reset()
+
+
+def test_fast_trainer_bookkeeping_matches_the_base_trainers(tmp_path):
+    """FLOPs, clipped gradient norm and the token count come out as transformers' Trainer computes them."""
+    from transformers import Trainer
+
+    trainer, model = _trainer(True, torch.float32, _rows_with_plain_boundaries(4), tmp_path)
+    batch = trainer._prepare_inputs(next(iter(trainer.get_train_dataloader())))
+    assert trainer.floating_point_ops(batch) == Trainer.floating_point_ops(trainer, batch) > 0
+    trainer.compute_loss(model, batch).backward()
+    everything = torch.nn.utils.get_total_norm([p.grad for p in model.parameters() if p.grad is not None])
+    norm = trainer._clip_grad_norm(model)
+    assert norm.item() == pytest.approx(everything.item(), rel=1e-6)
+    trainer.args.include_num_input_tokens_seen = "all"
+    trainer._track_num_input_tokens(batch)
+    assert trainer.state.num_input_tokens_seen == sum(len(r["input_ids"]) for r in _rows_with_plain_boundaries(4))
+
+
+def test_a_failed_compile_on_auto_falls_back_to_eager_and_says_so(tmp_path, monkeypatch):
+    import tuner.fast.trainer as fast_trainer
+    from tuner.fast.compiled_layers import compile_decoder_layers, decoder_layers
+
+    def no_compiler(graph, example_inputs):
+        raise RuntimeError("no C compiler on this machine")
+
+    monkeypatch.setattr(fast_trainer, "compile_decoder_layers", lambda lm: compile_decoder_layers(lm, no_compiler))
+    rows = _rows_with_plain_boundaries(4)
+    trainer, model = _trainer(True, torch.float32, rows, tmp_path, compile="on")
+    trainer.fast_path.compile_fallback = True  # what "auto" sets on CUDA
+    assert all(layer._compiled_call_impl is not None for layer in decoder_layers(model.get_base_model()))
+    batch = next(iter(trainer.get_train_dataloader()))
+    assert not trainer.fast_path.compile
+    assert all(layer._compiled_call_impl is None for layer in decoder_layers(model.get_base_model()))
+    assert "torch.compile failed (" in trainer.fast_path.describe() and "no C compiler" in trainer.fast_path.describe()
+    loss = trainer.compute_loss(model, trainer._prepare_inputs(batch))
+    loss.backward()  # and training goes on, eagerly
+    assert torch.isfinite(loss)
+
+    trainer, model = _trainer(True, torch.float32, rows, tmp_path, compile="on")  # forced on: the error stops the run
+    with pytest.raises(Exception, match="no C compiler"):
+        trainer.get_train_dataloader()
 
 
 # ---------------------------------------------------------------- plan and budget
@@ -318,6 +460,18 @@ def test_plan_is_off_without_cuda_on_auto_and_plain_when_off():
     assert "packing on" in on.describe()
     parts_off = choose_fast_path(FastSettings(enabled="on", packing=False, chunked_loss=False), model, False)
     assert not parts_off.packing and not parts_off.chunked_loss and parts_off.data_collator(_tokenizer()) is None
+
+
+def test_plan_compiles_layers_on_cuda_by_default_but_not_4bit_models_and_then_leaves_liger_off():
+    model = tiny_qwen2()
+    cuda = choose_fast_path(FastSettings(), model, has_cuda=True)
+    assert cuda.compile and cuda.compile_fallback and not cuda.liger and "compile on" in cuda.describe()
+    assert not choose_fast_path(FastSettings(enabled="on"), model, has_cuda=False).compile
+    forced = choose_fast_path(FastSettings(enabled="on", compile="on"), model, has_cuda=False)
+    assert forced.compile and not forced.compile_fallback
+    assert not choose_fast_path(FastSettings(compile=False), model, has_cuda=True).compile
+    model.is_loaded_in_4bit = True
+    assert not choose_fast_path(FastSettings(), model, has_cuda=True).compile
 
 
 def test_fit_token_budget_reads_the_line_and_backs_off_on_out_of_memory():

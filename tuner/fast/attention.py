@@ -39,8 +39,20 @@ def _causal_kwargs() -> dict:
     return kwargs
 
 
-_VARLEN_KWARGS: dict | None = None
-_KERNEL_TAKES_GQA = True  # FlashAttention reads grouped K/V heads natively; flipped if this build refuses
+def _kernel_takes_grouped_heads(kwargs: dict) -> bool:
+    """One tiny call: does this build's kernel read fewer K/V heads than query heads?"""
+    q = torch.zeros(2, 2, 64, device="cuda", dtype=torch.bfloat16)
+    kv = torch.zeros(2, 1, 64, device="cuda", dtype=torch.bfloat16)
+    cu = torch.tensor([0, 2], device="cuda", dtype=torch.int32)
+    try:
+        varlen_attn(q, kv, kv, cu, cu, 2, 2, **kwargs)
+    except RuntimeError:
+        return False
+    return True
+
+
+# Decided once at registration, outside any compiled region: (kernel kwargs, reads grouped K/V heads).
+_KERNEL: tuple[dict, bool] | None = None
 
 
 def _boundaries(kwargs: dict) -> tuple[torch.Tensor, int] | None:
@@ -60,22 +72,14 @@ def _boundaries(kwargs: dict) -> tuple[torch.Tensor, int] | None:
 
 
 def _flash_varlen(query, key, value, cu, longest, scaling):
-    global _VARLEN_KWARGS, _KERNEL_TAKES_GQA
-    if _VARLEN_KWARGS is None:
-        _VARLEN_KWARGS = _causal_kwargs()
+    kwargs, takes_grouped_heads = _KERNEL
     q = query[0].transpose(0, 1)  # [tokens, heads, head_dim]
     k = key[0].transpose(0, 1)
     v = value[0].transpose(0, 1)
     cu = cu.to(device=q.device, dtype=torch.int32)
-    if q.shape[1] != k.shape[1] and not _KERNEL_TAKES_GQA:
+    if q.shape[1] != k.shape[1] and not takes_grouped_heads:
         k, v = (t.repeat_interleave(q.shape[1] // t.shape[1], dim=1) for t in (k, v))
-    try:
-        out = varlen_attn(q, k, v, cu, cu, longest, longest, scale=scaling, **_VARLEN_KWARGS)
-    except RuntimeError:
-        if q.shape[1] == k.shape[1] or not _KERNEL_TAKES_GQA:
-            raise
-        _KERNEL_TAKES_GQA = False
-        return _flash_varlen(query, key, value, cu, longest, scaling)
+    out = varlen_attn(q, k, v, cu, cu, longest, longest, scale=scaling, **kwargs)
     return out.unsqueeze(0)  # [1, tokens, heads, head_dim]
 
 
@@ -92,6 +96,18 @@ def _sdpa_per_conversation(query, key, value, cu, scaling):
         if end > start
     ]
     return torch.cat(pieces, dim=2).transpose(1, 2)  # [1, tokens, heads, head_dim]
+
+
+def _sdpa_block_causal(query, key, value, cu, scaling):
+    """The same attention as one SDPA call with a [tokens, tokens] block-causal mask: no Python
+    loop over conversations, so a compiled layer traces it whole (CPU only; the mask is quadratic)."""
+    groups = query.shape[1] // key.shape[1]
+    key, value = (t.repeat_interleave(groups, dim=1) for t in (key, value))
+    positions = torch.arange(query.shape[2], device=query.device)
+    conversation = torch.searchsorted(cu[1:].to(query.device), positions, right=True)
+    mask = (conversation[:, None] == conversation[None, :]) & (positions[:, None] >= positions[None, :])
+    out = F.scaled_dot_product_attention(query, key, value, attn_mask=mask, scale=scaling)
+    return out.transpose(1, 2)
 
 
 def varlen_attention_forward(
@@ -113,6 +129,8 @@ def varlen_attention_forward(
     cu, longest = boundaries
     if varlen_kernel_available(query.device) and query.dtype in (torch.bfloat16, torch.float16):
         return _flash_varlen(query, key, value, cu, longest, scaling), None
+    if torch.compiler.is_compiling():
+        return _sdpa_block_causal(query, key, value, cu, scaling), None
     return _sdpa_per_conversation(query, key, value, cu, scaling), None
 
 
@@ -125,6 +143,10 @@ def varlen_mask(*args, attention_mask: torch.Tensor | None = None, **kwargs):
 
 def register_varlen_attention() -> str:
     """Make "hearth_varlen" a valid `attn_implementation`; returns the name."""
+    global _KERNEL
+    if _KERNEL is None and varlen_kernel_available():
+        kwargs = _causal_kwargs()
+        _KERNEL = (kwargs, _kernel_takes_grouped_heads(kwargs))
     AttentionInterface.register(ATTENTION_NAME, varlen_attention_forward)
     AttentionMaskInterface.register(ATTENTION_NAME, varlen_mask)
     assert ALL_MASK_ATTENTION_FUNCTIONS[ATTENTION_NAME] is varlen_mask

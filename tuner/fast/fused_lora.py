@@ -70,6 +70,15 @@ class _LoraBranch(torch.autograd.Function):
         return grad_x, grad_out, grad_a, grad_b, None, None
 
 
+def _lora_branch_traced(x, base_out, lora_a, lora_b, scale, dropout_p):
+    """The same branch as plain tensor operations, for a compiled layer: the compiler derives the
+    backward and fuses the dropout, casts and scaling into neighbouring kernels by itself."""
+    dtype = base_out.dtype
+    # training=True always: p is 0.0 outside training, and a traced p is symbolic (no bool test on it)
+    dropped = torch.nn.functional.dropout(x.to(dtype), dropout_p, training=True)
+    return base_out + (dropped @ lora_a.to(dtype).t()) @ lora_b.to(dtype).t() * scale
+
+
 def _fusable(layer, adapter: str) -> bool:
     lora_a, lora_b = layer.lora_A[adapter], layer.lora_B[adapter]
     dropout = layer.lora_dropout[adapter]
@@ -92,9 +101,10 @@ def _fused_forward(original_forward):
         dropout = self.lora_dropout[name]
         p = dropout.p if isinstance(dropout, nn.Dropout) and self.training else 0.0
         base_out = self.base_layer(x)
-        return _LoraBranch.apply(
-            x, base_out, self.lora_A[name].weight, self.lora_B[name].weight, float(self.scaling[name]), float(p)
-        )
+        lora_a, lora_b, scale = self.lora_A[name].weight, self.lora_B[name].weight, float(self.scaling[name])
+        if torch.compiler.is_compiling():
+            return _lora_branch_traced(x, base_out, lora_a, lora_b, scale, p)
+        return _LoraBranch.apply(x, base_out, lora_a, lora_b, scale, float(p))
 
     return forward
 

@@ -40,24 +40,31 @@ def install_chunked_head(causal_lm: torch.nn.Module, chunk_tokens: int) -> None:
             return original_forward(*args, **kwargs)
         kwargs = {key: value for key, value in kwargs.items() if value is not None}
         kwargs.pop("num_items_in_batch", None)
+        positions = kwargs.pop("hearth_target_positions", None)
         kwargs["use_cache"] = False
         backbone = getattr(self, self.base_model_prefix)
         hidden = backbone(*args, **kwargs).last_hidden_state[:, :-1]
         targets = labels[:, 1:].to(hidden.device)
-        keep = targets != IGNORE_INDEX
+        if positions is not None:  # one packed row, target positions found by the collator
+            positions = positions.to(hidden.device)
+            hidden, targets = hidden[0].index_select(0, positions), targets[0].index_select(0, positions)
+            num_tokens = torch.tensor(positions.numel(), device=hidden.device)
+        else:
+            keep = targets != IGNORE_INDEX
+            hidden, targets, num_tokens = hidden[keep], targets[keep], keep.sum()
         head = self.get_output_embeddings()
         device_type = hidden.device.type
         # The head runs in the step's half precision even where QLoRA preparation left it in fp32.
         compute_dtype = torch.get_autocast_dtype(device_type) if torch.is_autocast_enabled(device_type) else None
         loss_sum, num_correct = chunked_cross_entropy(
-            hidden[keep],
+            hidden,
             head.weight,
-            targets[keep],
+            targets,
             bias=head.bias,
             chunk_tokens=self._hearth_loss_chunk_tokens,
             compute_dtype=compute_dtype,
         )
-        return ChunkedLossOutput(loss_sum=loss_sum, num_tokens=keep.sum(), num_correct=num_correct)
+        return ChunkedLossOutput(loss_sum=loss_sum, num_tokens=num_tokens, num_correct=num_correct)
 
     causal_lm.forward = MethodType(forward, causal_lm)
     causal_lm._hearth_head_installed = True

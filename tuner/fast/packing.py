@@ -75,11 +75,16 @@ class PackedCollator:
 
     `pad_to_multiple_of` appends a filler segment of `pad_token_id` (its own sequence, all labels
     -100) so the row length is a multiple of it: fixed shapes for compiled graphs.
+
+    `target_positions` adds `hearth_target_positions`: the positions whose next token is a target,
+    found here on the CPU so the chunked loss gathers them without asking the GPU (a boolean mask
+    on the GPU would stall the step until the forward pass is done).
     """
 
-    def __init__(self, pad_token_id: int, pad_to_multiple_of: int | None = None):
+    def __init__(self, pad_token_id: int, pad_to_multiple_of: int | None = None, target_positions: bool = False):
         self.pad_token_id = pad_token_id
         self.pad_to_multiple_of = pad_to_multiple_of
+        self.target_positions = target_positions
 
     def __call__(self, rows: list[dict]) -> dict:
         segments = [(list(row["input_ids"]), list(row.get("labels", row["input_ids"]))) for row in rows]
@@ -96,12 +101,16 @@ class PackedCollator:
             seq_lens.append(len(ids))
         cu_seq_lens = torch.tensor([0, *seq_lens], dtype=torch.int32).cumsum(0, dtype=torch.int32)
         longest = max(seq_lens)
-        return {
+        label_row = torch.tensor([labels], dtype=torch.long)
+        batch = {
             "input_ids": torch.tensor([input_ids], dtype=torch.long),
-            "labels": torch.tensor([labels], dtype=torch.long),
+            "labels": label_row,
             "position_ids": torch.tensor([position_ids], dtype=torch.long),
             "cu_seq_lens_q": cu_seq_lens,
             "cu_seq_lens_k": cu_seq_lens,
             "max_length_q": longest,
             "max_length_k": longest,
         }
+        if self.target_positions:
+            batch["hearth_target_positions"] = (label_row[0, 1:] != IGNORE_INDEX).nonzero().flatten()
+        return batch

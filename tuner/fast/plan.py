@@ -33,6 +33,13 @@ def _switch(value: str) -> bool | None:
     return {"on": True, "off": False, "auto": None}[value]
 
 
+def is_four_bit(model: torch.nn.Module) -> bool:
+    """A bitsandbytes 4-bit base (QLoRA), whether or not PEFT wraps it yet."""
+    return getattr(model, "is_loaded_in_4bit", False) or any(
+        type(module).__name__ == "Linear4bit" for module in model.modules()
+    )
+
+
 def _uses_sliding_window(config) -> bool:
     return "sliding_attention" in (getattr(config, "layer_types", None) or ()) or bool(
         getattr(config, "use_sliding_window", False)
@@ -50,6 +57,8 @@ class FastPath:
     checkpointing: bool | None = None  # None: decided by the token-budget probe
     fused_lora: bool = False
     compile: bool = False
+    token_budget: int | None = None  # tokens per micro-step, once the trainer has settled it
+    compile_fallback: bool = False  # "auto": a failed compile falls back to eager instead of stopping
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -65,7 +74,7 @@ class FastPath:
         if not (self.enabled and self.packing):
             return None
         pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-        return PackedCollator(pad_token_id=pad)
+        return PackedCollator(pad_token_id=pad, target_positions=self.chunked_loss)
 
     @property
     def sft_config_overrides(self) -> dict:
@@ -86,7 +95,7 @@ class FastPath:
         if not self.enabled:
             return "fast path off: plain TRL trainer"
         parts = [
-            f"packing {'on' if self.packing else 'off'} (budget {self.settings.token_budget})",
+            f"packing {'on' if self.packing else 'off'} (budget {self.token_budget or self.settings.token_budget})",
             f"chunked loss {'on' if self.chunked_loss else 'off'}",
             f"attention {self.attention or 'model default'}",
             f"liger {'on' if self.liger else 'off'}",
@@ -106,7 +115,10 @@ def choose_fast_path(settings: FastSettings, model: torch.nn.Module, has_cuda: b
     path.checkpointing = _switch(settings.gradient_checkpointing)
     if not has_cuda and path.checkpointing is None:
         path.checkpointing = False  # the probe needs a GPU; on CPU memory is rarely the limit for tests
-    path.compile = settings.compile
+    wants_compile = _switch(settings.compile)
+    # 4-bit layers are left eager: bitsandbytes' kernels inside a compiled layer are not yet measured.
+    path.compile = (has_cuda and not is_four_bit(model)) if wants_compile is None else wants_compile
+    path.compile_fallback = wants_compile is None
     path.fused_lora = settings.fused_lora
 
     if settings.packing and settings.attention == "auto" and not _uses_sliding_window(config):
@@ -124,5 +136,6 @@ def choose_fast_path(settings: FastSettings, model: torch.nn.Module, has_cuda: b
             "set it to auto or off",
             where="recipe fast.liger",
         )
-    path.liger = liger_fits if wants_liger is None else wants_liger
+    # A compiled layer fuses norms, RoPE and SwiGLU itself; Liger's kernels would be opaque to it.
+    path.liger = (liger_fits and not path.compile) if wants_liger is None else wants_liger
     return path

@@ -16,14 +16,18 @@ from __future__ import annotations
 from collections import defaultdict
 
 import torch
+from accelerate.utils import DistributedType
 from torch.utils.data import DataLoader
 from trl import SFTTrainer
 
+from hearth.events import emit
 from tuner.fast.attention import ATTENTION_NAME, register_varlen_attention
+from tuner.fast.compiled_layers import compile_decoder_layers, uncompile_decoder_layers
 from tuner.fast.fused_lora import install_fused_lora
 from tuner.fast.head import install_chunked_head
+from tuner.fast.lean_steps import install_lean_train_mode, install_lean_zero_grad, trainable_parameters
 from tuner.fast.packing import PackedCollator, TokenBudgetBatchSampler
-from tuner.fast.plan import FastPath
+from tuner.fast.plan import FastPath, is_four_bit
 from tuner.fast.token_budget import BudgetChoice, fit_token_budget, memory_limit_bytes, release_memory
 
 CPU_TOKEN_BUDGET = 4096
@@ -73,6 +77,14 @@ def apply_liger_kernels(causal_lm: torch.nn.Module) -> None:
     )
 
 
+def _root_cause(error: BaseException) -> str:
+    """The innermost exception in one line: compiler errors wrap the real one ("backend raised:")."""
+    while (inner := getattr(error, "inner_exception", None) or error.__cause__) is not None:
+        error = inner
+    lines = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {lines[0][:200]}" if lines else type(error).__name__
+
+
 class FastSFTTrainer(SFTTrainer):
     fast_path: FastPath  # bound by FastPath.trainer_class
 
@@ -84,10 +96,7 @@ class FastSFTTrainer(SFTTrainer):
             register_varlen_attention()
         if path.attention:
             causal_lm.set_attn_implementation(path.attention)
-        four_bit = getattr(causal_lm, "is_loaded_in_4bit", False) or any(
-            type(module).__name__ == "Linear4bit" for module in causal_lm.modules()
-        )
-        if four_bit and (self.args.bf16 or self.args.fp16):
+        if is_four_bit(causal_lm) and (self.args.bf16 or self.args.fp16):
             half_frozen_fp32_params(self.model, torch.bfloat16 if self.args.bf16 else torch.float16)
         if path.liger:
             apply_liger_kernels(causal_lm)
@@ -98,11 +107,14 @@ class FastSFTTrainer(SFTTrainer):
         if path.checkpointing:
             _set_checkpointing(self.model, True)
         if path.compile:
-            for layer in getattr(causal_lm, causal_lm.base_model_prefix).layers:
-                layer.compile(dynamic=True)
+            compile_decoder_layers(causal_lm)
         if path.packing and not isinstance(self.data_collator, PackedCollator):
             pad = self.processing_class.pad_token_id
-            self.data_collator = PackedCollator(pad_token_id=pad if pad is not None else 0)
+            self.data_collator = PackedCollator(pad_token_id=pad if pad is not None else 0, target_positions=path.chunked_loss)
+        self._trainable = trainable_parameters(self.model)
+        install_lean_train_mode(self.model)
+        install_lean_zero_grad(self.model, self._trainable)
+        self._flops_per_token: int | None = None
         self.budget_choice: BudgetChoice | None = None
         self.token_budget: int | None = None
         self._fast_sums = {mode: defaultdict(lambda: torch.zeros((), dtype=torch.long)) for mode in ("train", "eval")}
@@ -128,7 +140,9 @@ class FastSFTTrainer(SFTTrainer):
             return super().get_train_dataloader()
         lengths = self._lengths(self.train_dataset)
         if self.token_budget is None:
-            self.token_budget = self._resolve_budget(lengths)
+            self._first_compiled_step(max(lengths, default=1))
+            self.token_budget = self.fast_path.token_budget = self._resolve_budget(lengths)
+            emit("stage", message=f"trainer settled: {self.fast_path.describe()}")
         return self._packed_loader(self.train_dataset, self.token_budget, shuffle=True)
 
     def get_eval_dataloader(self, eval_dataset=None) -> DataLoader:
@@ -140,6 +154,29 @@ class FastSFTTrainer(SFTTrainer):
         lengths = self._lengths(dataset)
         budget = self.token_budget or max(CPU_TOKEN_BUDGET, max(lengths, default=1))
         return self._packed_loader(dataset, max(budget, max(lengths, default=1)), shuffle=False)
+
+    # ----- compiling -----
+
+    def _first_compiled_step(self, row_length: int) -> None:
+        """Compile the layers now, so a failure shows before training starts: with compile "auto"
+        the layers go back to eager and the run log says why; "on" stops. One small pack of a few
+        conversations (a pack of one would compile a graph specialised to one conversation), plus
+        an evaluation forward when the run evaluates, so no new variant compiles mid-run."""
+        path = self.fast_path
+        if not path.compile:
+            return
+        try:
+            self._probe_step(4 * min(row_length, 64), min(row_length, 64))
+            if self.eval_dataset is not None:
+                self._probe_step(4 * min(row_length, 64), min(row_length, 64), train=False)
+        except torch.OutOfMemoryError:
+            raise
+        except Exception as error:
+            if not path.compile_fallback:
+                raise
+            uncompile_decoder_layers(_causal_lm(self.model))
+            path.compile = False
+            path.notes.append(f"torch.compile failed ({_root_cause(error)}): layers run eagerly")
 
     # ----- the token budget -----
 
@@ -205,8 +242,9 @@ class FastSFTTrainer(SFTTrainer):
         self.budget_choice = choice
         return max(choice.budget, longest)
 
-    def _probe_step(self, budget: int, row_length: int) -> None:
-        """One forward+backward on a worst-case pack: full-length rows, every position a target."""
+    def _probe_step(self, budget: int, row_length: int, train: bool = True) -> None:
+        """One forward+backward on a worst-case pack: full-length rows, every position a target
+        (`train=False`: one forward as evaluation runs it, in eval mode without gradients)."""
         vocab = self.model.config.vocab_size if hasattr(self.model, "config") else 1000
         generator = torch.Generator().manual_seed(budget)
         rows, left = [], budget
@@ -216,15 +254,18 @@ class FastSFTTrainer(SFTTrainer):
             rows.append({"input_ids": ids, "labels": ids})
             left -= size
         pad = self.processing_class.pad_token_id if self.processing_class is not None else 0
-        inputs = self._prepare_inputs(PackedCollator(pad_token_id=pad or 0)(rows))
-        self.model.train()
+        collate = PackedCollator(pad_token_id=pad or 0, target_positions=self.fast_path.chunked_loss)
+        inputs = self._prepare_inputs(collate(rows))
+        self.model.train(train)
         try:
-            with self.compute_loss_context_manager():
+            with self.compute_loss_context_manager(), torch.set_grad_enabled(train):
                 loss = self.compute_loss(self.model, inputs)
-            loss.backward()
+            if train:
+                loss.backward()
         finally:
+            self.model.train()
             self.model.zero_grad(set_to_none=True)
-            self._fast_sums["train"].clear()
+            self._fast_sums["train" if train else "eval"].clear()
             release_memory()
 
     # ----- the loss -----
@@ -245,6 +286,26 @@ class FastSFTTrainer(SFTTrainer):
         if mode == "train":
             self._total_train_tokens += inputs["input_ids"].numel() * self.accelerator.num_processes
         return loss
+
+    # ----- per-step bookkeeping without whole-model walks (lean_steps.py) -----
+
+    def floating_point_ops(self, inputs) -> int:
+        if self._flops_per_token is None:  # the base class counts every parameter again each step
+            self._flops_per_token = super().floating_point_ops({"input_ids": torch.zeros(1, 1, dtype=torch.long)})
+        return self._flops_per_token * inputs["input_ids"].numel()
+
+    def _clip_grad_norm(self, model):
+        if self.accelerator.distributed_type in (DistributedType.NO, DistributedType.MULTI_GPU):
+            return self.accelerator.clip_grad_norm_(self._trainable, self.args.max_grad_norm)
+        return super()._clip_grad_norm(model)  # FSDP/DeepSpeed clip through their own wrappers
+
+    def _track_num_input_tokens(self, inputs) -> None:
+        """A pack has no padding, so its length is its token count: no need to ask the GPU (the
+        base class sums a device tensor and reads it back, a stall at every step)."""
+        if not self.fast_path.packing or self.accelerator.num_processes > 1:
+            return super()._track_num_input_tokens(inputs)
+        if self.args.include_num_input_tokens_seen != "no":
+            self.state.num_input_tokens_seen += inputs["input_ids"].numel()
 
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
         mode = "train" if self.model.training else "eval"
