@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# What a lent GPU machine should confirm, in calls that each fit a 10-minute window.
+#
+#   bench/gpu_check.sh small [OUT_DIR]   # GPU tests, 0.5B: TRL vs hearth (compiled), hearth eager, overhead bench
+#   bench/gpu_check.sh large [OUT_DIR]   # 7B: TRL vs hearth bf16 (compiled) vs QLoRA
+#
+# Results land in OUT_DIR (default bench-results/): JSON lines per side plus the logs; copy the
+# tables into docs/benchmarks.md with the date and the GPU. Each step has its own time limit, so
+# one slow side cannot cost the others their numbers.
+set -u
+part=${1:?usage: bench/gpu_check.sh small|large [OUT_DIR]}
+out=${2:-bench-results}
+mkdir -p "$out"
+export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
+nvidia-smi --query-gpu=name,memory.total --format=csv,noheader | tee "$out/gpu.txt"
+# speed TOTAL_S PER_SIDE_S ARGS...: one bench/train_speed.py invocation (sides in the same invocation share the baseline)
+speed() { timeout "$1" python3 bench/train_speed.py --out "$out/train_speed.jsonl" --timeout "$2" "${@:3}" 2>&1 | tee -a "$out/train_speed.log" | grep -v '^{'; }
+
+case $part in
+small)
+    timeout 150 python3 -m pytest tests/tuner/test_fast_path.py -m gpu -q -p no:cacheprovider 2>&1 | tail -5 | tee "$out/gpu-tests.log"
+    speed 300 150 --shapes 0.5b --sides trl,hearth
+    speed 120 110 --shapes 0.5b --sides hearth --set compile=off
+    timeout 120 python3 bench/step_overhead.py 2>&1 | grep -v '^{' | tail -9 | tee "$out/step_overhead.log"
+    ;;
+large)
+    speed 560 240 --shapes 7b --sides trl,hearth,hearth-qlora
+    ;;
+*)
+    echo "usage: bench/gpu_check.sh small|large [OUT_DIR]" >&2
+    exit 2
+    ;;
+esac
