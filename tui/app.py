@@ -1,5 +1,5 @@
 """`hearth tui`: the Textual app. Home lists runs, personas and chats; chat talks to an exported model;
-train runs, merges and exports a run. Screens live in tui/screens, widgets in tui/widgets, every custom
+tarot draws a spread and has a model read it; train runs, merges and exports a run. Screens live in tui/screens, widgets in tui/widgets, every custom
 message in tui/messages.py, and the look in the one stylesheet tui/hearth.tcss.
 """
 
@@ -15,6 +15,7 @@ from hearth.paths import RunPaths, hearth_home, history_db
 from tui.engines import EngineHolder
 from tui.screens.chat import ChatScreen
 from tui.screens.home import HomeScreen
+from tui.screens.tarot import TarotScreen
 from tui.screens.train import TrainScreen
 
 
@@ -55,6 +56,9 @@ class HearthApp(App):
 
     def open_chat(self, model: Path | None = None, persona: str | None = None, resume: int | None = None) -> None:
         self.push_screen(ChatScreen(model=model, persona=persona, resume=resume))
+
+    def open_tarot(self, model: Path | None = None) -> None:
+        self.push_screen(TarotScreen(model=model))
 
     def open_train(self, run: RunPaths | None = None) -> None:
         self.push_screen(TrainScreen(run))

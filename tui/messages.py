@@ -62,7 +62,8 @@ class ReplyStarted(Message):
 
 
 class ReplyChunk(Message):
-    """Some text of the reply; `kind` is "answer" or "reasoning" (companion.reasoning)."""
+    """Some text of the reply; `kind` is "answer" or "reasoning" (companion.reasoning). `session` is
+    what the reply belongs to: a chat session, or on the tarot screen the reading's request."""
 
     def __init__(self, session, text: str, kind: str) -> None:
         super().__init__()
@@ -87,6 +88,26 @@ class ReplyFailed(Message):
         self.session = session
         self.message = message
         self.turns = turns
+
+
+# -- tarot screen: a reading streaming (its chunks are ReplyChunk) -----------------------------------
+
+
+class ReadingDone(Message):
+    """The reading ended (stopped, cut at the length limit, or cancelled); `settings` are the engine's."""
+
+    def __init__(self, request, reply, settings) -> None:
+        super().__init__()
+        self.request = request
+        self.reply = reply
+        self.settings = settings
+
+
+class ReadingFailed(Message):
+    def __init__(self, request, message: str) -> None:
+        super().__init__()
+        self.request = request
+        self.message = message
 
 
 # -- long jobs in child processes (training, merge, export) ----------------------------------------

@@ -65,19 +65,24 @@ def _layout(args: argparse.Namespace) -> Layout:
     return draw_cards(spread, random.Random(args.seed), args.reversed_probability)
 
 
+def layout_rows(layout: Layout) -> list[tuple]:
+    """(number, position, card, meaning) per placed card, the card coloured by its orientation:
+    what the CLI's table and the TUI's card table both show."""
+    return [
+        (str(number), Text(placed.position.zh),
+         Text(f"{placed.drawn.text()} {placed.drawn.card.en}", style=ORIENTATION_STYLE[placed.drawn.reversed]),
+         Text(placed.drawn.meaning))
+        for number, placed in enumerate(layout.cards, start=1)
+    ]
+
+
 def show_layout(console: Console, layout: Layout) -> None:
     spread = layout.spread
     table = Table(title=f"{spread.zh} · {spread.en}", title_justify="left")
     for column in ("#", "position", "card", "meaning"):
         table.add_column(column, overflow="fold")
-    for number, placed in enumerate(layout.cards, start=1):
-        drawn = placed.drawn
-        table.add_row(
-            str(number),
-            Text(placed.position.zh),
-            Text(f"{drawn.text()} {drawn.card.en}", style=ORIENTATION_STYLE[drawn.reversed]),
-            Text(drawn.meaning),
-        )
+    for row in layout_rows(layout):
+        table.add_row(*row)
     console.print(table)
 
 
@@ -87,6 +92,21 @@ def _model_label(settings) -> str:
 
 def _model_names(label: str) -> str:
     return " + ".join(Path(part).name for part in label.split(" + ")) if label else "-"
+
+
+def store_reading(store, request: ReadingRequest, reply, settings) -> int:
+    """Keep a finished reading (companion.readings.ReadingStore) with its cards and the model that read."""
+    return store.add(
+        person=request.person,
+        question=request.question,
+        spread=request.spread_text,
+        cards=request.layout.rows(),
+        reading=reply.text,
+        reasoning=reply.reasoning,
+        model=_model_label(settings),
+        tokens=reply.completion_tokens,
+        seconds=round(reply.total_s, 3),
+    )
 
 
 def perform_reading(engine, store, console: Console, request: ReadingRequest, show_thinking: bool = False) -> int | None:
@@ -99,17 +119,7 @@ def perform_reading(engine, store, console: Console, request: ReadingRequest, sh
     if reply is None or not reply.text.strip():
         console.print(Text("the model wrote no reading; nothing was stored", style="yellow"))
         return None
-    reading_id = store.add(
-        person=request.person,
-        question=request.question,
-        spread=request.spread_text,
-        cards=request.layout.rows(),
-        reading=reply.text,
-        reasoning=reply.reasoning,
-        model=_model_label(engine.settings),
-        tokens=reply.completion_tokens,
-        seconds=round(reply.total_s, 3),
-    )
+    reading_id = store_reading(store, request, reply, engine.settings)
     console.print(Text(f"stored as reading #{reading_id}; rate it with `hearth tarot rate {reading_id} 1-5`", style="dim"))
     return reading_id
 

@@ -1,4 +1,5 @@
-"""The first screen: training runs, personas and past chats, and the keys that start everything."""
+"""The first screen: training runs, personas and past chats, and the keys that start everything
+(chat, a tarot reading, training, export)."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ def _opening(store, chat_id: int) -> str:
 class HomeScreen(Screen):
     BINDINGS = [
         Binding("c", "chat", "chat"),
+        Binding("a", "tarot", "ask the cards"),
         Binding("t", "train", "train"),
         Binding("e", "export", "merge / export run"),
         Binding("r", "refresh", "refresh"),
@@ -73,11 +75,19 @@ class HomeScreen(Screen):
         key = self.query_one(RunList).highlighted_key
         return RunPaths(Path(key)) if key else None
 
-    def action_chat(self) -> None:
-        """Talk to the highlighted run's model (else the newest exported one), as the highlighted persona."""
+    def _highlighted_model(self) -> Path | None:
+        """The highlighted run's preferred GGUF, if it has one (else the screens pick the newest)."""
         run = self._highlighted_run()
         models = next((s.models for s in self.runs if run is not None and s.run.root == run.root and s.models), ())
-        self.app.open_chat(model=models[0] if models else None, persona=self.query_one(PersonaList).highlighted_key)
+        return models[0] if models else None
+
+    def action_chat(self) -> None:
+        """Talk to the highlighted run's model (else the newest exported one), as the highlighted persona."""
+        self.app.open_chat(model=self._highlighted_model(), persona=self.query_one(PersonaList).highlighted_key)
+
+    def action_tarot(self) -> None:
+        """A tarot reading by the highlighted run's model (else the newest exported one)."""
+        self.app.open_tarot(model=self._highlighted_model())
 
     def action_train(self) -> None:
         self.app.open_train()

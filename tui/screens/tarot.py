@@ -1,0 +1,207 @@
+"""Ask the cards: pick the model and the spread, type a question; the cards are drawn, the model reads
+them (streaming), and the reading is stored with its cards. Keys 1–5 rate it, for training later.
+
+The prompt is `tui.commands.tarot.ReadingRequest`'s, the same one `hearth tarot read` and the training
+rows use, so a reading in the app reads like the data the model learned from. The model loads and
+the reading streams in one thread worker that only posts messages (tui/messages.py).
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from pathlib import Path
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Input, Label, Select, Static
+
+from hearth.errors import UserError
+from spreads.draw import draw_cards
+from spreads.spread import default_spreads
+from tui.catalog import chat_models, model_label
+from tui.commands.tarot import DEFAULT_PERSON, READER, ReadingRequest, store_reading
+from tui.messages import ReadingDone, ReadingFailed, ReplyChunk
+from tui.screens.chat import NO_MODEL, batched
+from tui.widgets.card_table import CardTable
+from tui.widgets.conversation import ConversationView
+from tui.widgets.message_bubble import MessageBubble
+
+DEFAULT_SPREAD = "three-card"
+RATE_KEYS = "12345"
+
+
+class TarotScreen(Screen):
+    BINDINGS = [
+        Binding("escape", "stop_or_back", "stop / back"),
+        Binding("ctrl+n", "new_question", "new question"),
+        *(Binding(key, f"rate({key})", "rate 1–5", show=key == RATE_KEYS[0]) for key in RATE_KEYS),
+    ]
+
+    def __init__(self, model: Path | None = None):
+        super().__init__()
+        self._requested_model = model
+        self.request: ReadingRequest | None = None  # the reading on screen
+        self.reading_id: int | None = None  # its id in the history, once stored
+        self.cancel: threading.Event | None = None  # set while a reading streams
+        self._bubble: MessageBubble | None = None
+
+    # -- layout ---------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        models = chat_models()
+        if self._requested_model is not None and self._requested_model not in models:
+            models.insert(0, self._requested_model)
+        model = self._requested_model or (models[0] if models else None)
+        spreads = default_spreads().spreads
+        yield Header()
+        with Horizontal(id="tarot-setup"):
+            yield Label("model")
+            yield Select([(model_label(m), m) for m in models], id="model", value=model if model else Select.NULL,
+                         allow_blank=not models, prompt="no exported model")
+            yield Label("spread")
+            yield Select([(f"{s.zh} · {len(s)}", s.id) for s in spreads], id="spread", allow_blank=False,
+                         value=DEFAULT_SPREAD if any(s.id == DEFAULT_SPREAD for s in spreads) else spreads[0].id)
+            yield Label("for")
+            yield Input(DEFAULT_PERSON, id="person")
+        yield CardTable(id="cards")
+        yield ConversationView(id="reading")
+        yield Static("", id="tarot-status", markup=False)
+        yield Input(placeholder="ask the cards a question (enter draws and reads)", id="question", disabled=not models)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = "tarot"
+        self.query_one(CardTable).display = False
+        if self.query_one("#model", Select).value == Select.NULL:
+            self.status(NO_MODEL)
+        else:
+            self.status("type a question and press enter: the cards are drawn and read")
+            self.query_one("#question", Input).focus()
+
+    @property
+    def reading_view(self) -> ConversationView:
+        return self.query_one("#reading", ConversationView)
+
+    def status(self, text: str) -> None:
+        self.query_one("#tarot-status", Static).update(text)
+
+    # -- a reading ------------------------------------------------------------------------------
+
+    @on(Input.Submitted, "#question")
+    async def _ask(self, event: Input.Submitted) -> None:
+        question = event.value.strip()
+        person = self.query_one("#person", Input).value.strip() or DEFAULT_PERSON
+        if not question:
+            return
+        if self.cancel is not None:
+            self.notify("a reading is still being written — Esc stops it", severity="warning")
+            return
+        event.input.clear()
+        spread = default_spreads().find(self.query_one("#spread", Select).value)
+        self.request = request = ReadingRequest(person, question, spread.zh, draw_cards(spread, random.Random()))
+        self.reading_id = None
+        cards = self.query_one(CardTable)
+        cards.show_layout(request.layout)
+        cards.display = True
+        view = self.reading_view
+        view.speakers = {"user": person, "assistant": READER}
+        await view.remove_children()
+        await view.mount(MessageBubble("user", person, question))
+        self._bubble = await view.start_reply()
+        self.cancel = threading.Event()
+        self.refresh_bindings()
+        model = self.query_one("#model", Select).value
+        self.status(f"reading with {Path(str(model)).name}… (esc stops)")
+        settings = self.app.engine_settings.replace(model_path=model)
+        self._read(request, settings, self.cancel, self.app.engines)
+
+    @work(thread=True, exclusive=True, group="reading")
+    def _read(self, request: ReadingRequest, settings, cancel: threading.Event, engines) -> None:
+        try:
+            engine = engines.get(settings)
+            with engines.in_use(cancel):
+                stream = engine.stream(request.messages(), cancel=cancel)
+                for chunk in batched(stream):
+                    self.post_message(ReplyChunk(request, chunk.text, chunk.kind))
+        except UserError as exc:
+            self.post_message(ReadingFailed(request, str(exc)))
+            return
+        except Exception as exc:  # llama.cpp or a bug: say so in the app and keep going
+            self.post_message(ReadingFailed(request, f"the reading failed: {type(exc).__name__}: {exc}"))
+            return
+        self.post_message(ReadingDone(request, stream.reply, settings))
+
+    async def on_reply_chunk(self, message: ReplyChunk) -> None:
+        if message.session is self.request and self._bubble is not None:
+            await self._bubble.add(message.text, message.kind)
+
+    async def on_reading_done(self, message: ReadingDone) -> None:
+        if message.request is not self.request:
+            return
+        reply = message.reply
+        if self._bubble is not None:
+            await self._bubble.finish(reply)
+        self._reading_ended()
+        if not reply.text.strip():
+            self.status("the model wrote no reading; nothing was stored (enter asks again)")
+            return
+        store = self.app.store
+        if store is None:
+            self.status(f"not recorded: {self.app.store_problem}")
+            return
+        from companion.readings import ReadingStore
+
+        self.reading_id = store_reading(ReadingStore(store), self.request, reply, message.settings)
+        self.status(f"stored as reading #{self.reading_id} · 1–5 rates it · ctrl+n asks a new question")
+        self.query_one("#reading").focus()  # so the number keys rate instead of typing
+
+    async def on_reading_failed(self, message: ReadingFailed) -> None:
+        if message.request is not self.request:
+            return
+        if self._bubble is not None:
+            await self._bubble.remove()
+        self._reading_ended()
+        self.status(message.message)
+        self.notify(message.message, severity="error", timeout=10)
+
+    def _reading_ended(self) -> None:
+        self.cancel = None
+        self._bubble = None
+        self.refresh_bindings()
+
+    def on_unmount(self) -> None:
+        if self.cancel is not None:
+            self.cancel.set()
+
+    # -- keys -----------------------------------------------------------------------------------
+
+    def rate_blocked(self) -> bool:
+        return self.reading_id is None or self.cancel is not None
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        if action == "rate" and self.rate_blocked():
+            return None  # shown, dimmed: nothing to rate yet
+        return True
+
+    def action_stop_or_back(self) -> None:
+        if self.cancel is not None:
+            self.cancel.set()
+            self.status("stopping…")
+        else:
+            self.app.pop_screen()
+
+    def action_new_question(self) -> None:
+        question = self.query_one("#question", Input)
+        question.clear()
+        question.focus()
+
+    def action_rate(self, rating: int) -> None:
+        from companion.readings import ReadingStore
+
+        ReadingStore(self.app.store).rate(self.reading_id, rating)
+        self.status(f"reading #{self.reading_id} rated {'★' * rating} · rated readings become training rows "
+                    "with `hearth tarot export-dataset`")
