@@ -18,6 +18,7 @@ from typing import Callable
 import yaml
 
 from exporter.convert import convert_hf_to_gguf
+from exporter.base_gguf import ensure_base_gguf
 from exporter.lora import adapter_base_dir, export_lora
 from exporter.modelfile import modelfile_text
 from exporter.quantize import QUANT_TYPES, quantize_gguf
@@ -83,13 +84,10 @@ def _export_lora(run: RunPaths, stage: Path, name: str, merged_f16: Path, emit: 
     emit("stage", message="writing the LoRA adapter as GGUF")
     adapter = export_lora(run.root, stage / f"{name}-lora.gguf")
     peft = json.loads((run.adapter / "adapter_config.json").read_text(encoding="utf-8"))
-    base_dir = adapter_base_dir(run.adapter, peft)
-    base = stage / f"{name}-base-f16.gguf"
-    emit("stage", message=f"converting the base model {base_dir.name} to f16 GGUF for the adapter")
-    convert_hf_to_gguf(base_dir, base, "f16", name=base_dir.name)
+    base = ensure_base_gguf(adapter_base_dir(run.adapter, peft), emit)
     emit("stage", message="verifying base + LoRA against the merged model")
     parity = verify_lora(merged_f16, base, adapter.path, run.merged)
-    return {**adapter.as_dict(), "path": adapter.path.name, "base": base.name, **parity}
+    return {**adapter.as_dict(), "path": adapter.path.name, "base": str(base), **parity}
 
 
 def summary_text(report: dict) -> str:

@@ -20,10 +20,13 @@ from tests.exporter.conftest import LLAMA3_TEMPLATE, SYSTEM_PROMPT
 
 
 @pytest.fixture(scope="module")
-def exported(run_dir):
+def exported(run_dir, tmp_path_factory):
     events = []
-    report = export_run(RunPaths(run_dir), quants=("q8_0", "q4_k_m"), lora=True,
-                        emit=lambda event, **fields: events.append((event, fields)))
+    # A module fixture runs before the per-test HEARTH_HOME: give the shared base GGUF a home of its own.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HEARTH_HOME", str(tmp_path_factory.mktemp("export-home")))
+        report = export_run(RunPaths(run_dir), quants=("q8_0", "q4_k_m"), lora=True,
+                            emit=lambda event, **fields: events.append((event, fields)))
     return report, events
 
 
@@ -31,8 +34,8 @@ def test_export_writes_every_file_and_a_passing_report(exported, run_dir):
     report, events = exported
     gguf_dir = run_dir / "gguf"
     names = sorted(p.name for p in gguf_dir.iterdir())
-    assert names == ["Modelfile", "export.json", "run-1-base-f16.gguf", "run-1-f16.gguf", "run-1-lora.gguf",
-                     "run-1-q4_k_m.gguf", "run-1-q8_0.gguf"]
+    assert names == ["Modelfile", "export.json", "run-1-f16.gguf", "run-1-lora.gguf", "run-1-q4_k_m.gguf",
+                     "run-1-q8_0.gguf"]
     assert json.loads((gguf_dir / "export.json").read_text(encoding="utf-8")) == report
     f16, q8, q4 = report["files"]
     assert report["passed"], summary_text(report)
@@ -40,9 +43,27 @@ def test_export_writes_every_file_and_a_passing_report(exported, run_dir):
     assert f16["stop"]["finish_reason"] == "stop" and f16["stop"]["end_of_turn"] == "<|im_end|>"
     assert q8["perplexity"]["source"] == "held-out text" and q8["perplexity"]["reference"] == "run-1-f16.gguf"
     assert abs(q8["perplexity"]["increase"]) < abs(q4["perplexity"]["increase"]) + 0.01
-    assert report["lora"]["passed"] and report["lora"]["base"] == "run-1-base-f16.gguf"
+    base = Path(report["lora"]["base"])  # the base's GGUF is shared by its runs, outside this one
+    assert report["lora"]["passed"] and base.is_file() and base.parent.name == "gguf" and base.parent.parent.name == "models"
     assert [e for e, _ in events].count("stage") >= 8 and ("saved", {"path": str(gguf_dir / "run-1-q8_0.gguf")}) in events
     assert "export passed" in summary_text(report)
+
+
+def test_a_second_run_on_the_same_base_reuses_its_gguf(exported, run_dir, tmp_path, monkeypatch):
+    import shutil
+
+    base = Path(exported[0]["lora"]["base"])
+    monkeypatch.setenv("HEARTH_HOME", str(base.parents[2]))  # the home the first export used
+    second = tmp_path / "run-2"
+    for part in ("adapter", "merged"):
+        shutil.copytree(run_dir / part, second / part)
+    shutil.copy(run_dir / "recipe.yaml", second / "recipe.yaml")
+    before = base.stat().st_mtime_ns
+    events = []
+    report = export_run(RunPaths(second), quants=("f16",), lora=True, emit=lambda e, **f: events.append(f.get("message", "")))
+    assert report["lora"]["passed"] and report["lora"]["base"] == str(base) and base.stat().st_mtime_ns == before
+    assert any(message.startswith("reusing the base model's GGUF") for message in events)
+    assert not (second / "gguf" / "run-2-base-f16.gguf").exists()
 
 
 def test_modelfile_serves_the_first_quantization_with_template_stop_and_persona(exported, run_dir):
