@@ -165,6 +165,7 @@ class FastSFTTrainer(SFTTrainer):
         path = self.fast_path
         if not path.compile:
             return
+        emit("stage", message="compiling the decoder layers (a minute or two the first time; cached on disk after)")
         try:
             self._probe_step(4 * min(row_length, 64), min(row_length, 64))
             if self.eval_dataset is not None:
@@ -202,6 +203,7 @@ class FastSFTTrainer(SFTTrainer):
         return budget
 
     def _probe_budget(self, lengths: list[int]) -> int:
+        emit("stage", message="finding the largest token budget that fits the GPU's free memory")
         settings = self.fast_path.settings
         longest = max(lengths)
         ceiling = self._budget_ceiling(lengths)
