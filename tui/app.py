@@ -57,8 +57,8 @@ class HearthApp(App):
     def open_chat(self, model: Path | None = None, persona: str | None = None, resume: int | None = None) -> None:
         self.push_screen(ChatScreen(model=model, persona=persona, resume=resume))
 
-    def open_tarot(self, model: Path | None = None) -> None:
-        self.push_screen(TarotScreen(model=model))
+    def open_tarot(self, model: Path | None = None, reading: int | None = None) -> None:
+        self.push_screen(TarotScreen(model=model, reading=reading))
 
     def open_train(self, run: RunPaths | None = None) -> None:
         self.push_screen(TrainScreen(run))

@@ -31,6 +31,12 @@ class ChatChosen(Message):
         self.chat_id = chat_id
 
 
+class ReadingChosen(Message):
+    def __init__(self, reading_id: int) -> None:
+        super().__init__()
+        self.reading_id = reading_id
+
+
 # -- chat screen: a session being opened, a reply streaming ----------------------------------------
 
 

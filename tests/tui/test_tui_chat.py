@@ -65,8 +65,21 @@ async def test_chat_streams_a_reply_and_stores_it(tiny_gguf):
         assert store.chat(chat_id).model.endswith(f"{RUN}-f16.gguf")
 
 
-async def test_escape_stops_a_reply_in_progress(tiny_gguf):
+async def test_escape_stops_a_reply_in_progress(tiny_gguf, monkeypatch):
+    import time
+
+    import tui.screens.chat
+
     make_run(RUN, gguf=tiny_gguf)
+    # The tiny model writes thousands of tokens a second: slow the stream down so Esc surely lands mid-reply.
+    fast_batched = tui.screens.chat.batched
+
+    def slow_batched(chunks):
+        for chunk in fast_batched(chunks):
+            time.sleep(0.02)
+            yield chunk
+
+    monkeypatch.setattr(tui.screens.chat, "batched", slow_batched)
     app = _app(max_reply_tokens=1500)  # with seed 1 the untrained base rambles on for hundreds of tokens
     async with app.run_test(size=(100, 30)) as pilot:
         screen = await _open_chat(pilot, app)

@@ -62,3 +62,43 @@ async def test_without_an_exported_model_the_screen_says_what_to_do():
         assert isinstance(screen, TarotScreen)
         assert "no exported model yet" in str(screen.query_one("#tarot-status").render())
         assert screen.query_one("#question").disabled
+
+
+def _store_reading(spread: str, cards: list[tuple[str, str, bool]]) -> int:
+    with ReadingStore(HistoryStore(history_db())) as store:
+        return store.add(person="Mel", question="换工作好吗？", spread=spread, reading="时机未到，先蓄力。",
+                         cards=[{"position": p, "card": c, "reversed": r} for p, c, r in cards])
+
+
+async def test_a_stored_reading_opens_from_home_with_its_cards_and_takes_a_rating():
+    from tui.widgets.reading_list import ReadingList
+
+    reading_id = _store_reading("三张牌", [("过去", "愚人", False), ("现在", "力量", True), ("未来", "星星", False)])
+    odd_id = _store_reading("我自己的牌阵", [("唯一", "月亮", True)])  # a spread the bundled book does not know
+    app = HearthApp()
+    async with app.run_test(size=(110, 36)) as pilot:
+        await pilot.pause()
+        listing = app.screen.query_one(ReadingList)
+        rows = [[str(cell) for cell in listing.table.get_row_at(i)] for i in range(listing.table.row_count)]
+        assert [row[0] for row in rows] == [str(odd_id), str(reading_id)]  # newest first
+        assert rows[1][1] == "换工作好吗？" and rows[1][2] == ""  # not rated yet
+        listing.table.focus()
+        await pilot.press("down", "enter")
+        screen = app.screen
+        assert isinstance(screen, TarotScreen) and screen.reading_id == reading_id
+        table = screen.query_one(CardTable)
+        cards = [[str(cell) for cell in table.get_row_at(i)] for i in range(table.row_count)]
+        assert [row[2].split(" ")[0] for row in cards] == ["愚人(正位)", "力量(逆位)", "星星(正位)"]
+        assert all(row[3] for row in cards)  # meanings from the deck
+        assert [b.content for b in screen.reading_view.bubbles] == ["换工作好吗？", "时机未到，先蓄力。"]
+        await pilot.press("2")
+        await pilot.press("escape")
+        await pilot.pause()
+        assert str(app.screen.query_one(ReadingList).table.get_row_at(1)[2]) == "★★"
+
+        app.open_tarot(reading=odd_id)
+        await pilot.pause()
+        table = app.screen.query_one(CardTable)
+        assert str(table.get_row_at(0)[2]) == "月亮(逆位)" and table.border_title == "我自己的牌阵"
+    with ReadingStore(HistoryStore(history_db())) as store:
+        assert store.get(reading_id).rating == 2

@@ -1,5 +1,5 @@
-"""The first screen: training runs, personas and past chats, and the keys that start everything
-(chat, a tarot reading, training, export)."""
+"""The first screen: training runs, past readings, personas and past chats, and the keys that start
+everything (chat, a tarot reading, training, export)."""
 
 from __future__ import annotations
 
@@ -14,13 +14,15 @@ from textual.widgets import Footer, Header
 
 from hearth.paths import RunPaths
 from tui.catalog import run_summaries
-from tui.messages import ChatChosen, PersonaChosen, RunChosen
+from tui.messages import ChatChosen, PersonaChosen, ReadingChosen, RunChosen
 from tui.widgets.chat_list import ChatList
 from tui.widgets.persona_list import PersonaList
+from tui.widgets.reading_list import ReadingList
 from tui.widgets.run_list import RunList
 
 
 CHATS_SHOWN = 200
+READINGS_SHOWN = 200
 
 
 def _opening(store, chat_id: int) -> str:
@@ -40,7 +42,9 @@ class HomeScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield RunList(id="runs")
+        with Horizontal(id="home-top"):
+            yield RunList(id="runs")
+            yield ReadingList(id="readings")
         with Horizontal(id="home-bottom"):
             yield PersonaList(id="personas")
             yield ChatList(id="chats")
@@ -55,6 +59,7 @@ class HomeScreen(Screen):
         self.action_refresh()
 
     def action_refresh(self) -> None:
+        from companion.readings import ReadingStore
         from personas.library import list_personas
 
         self.runs = run_summaries()
@@ -66,8 +71,11 @@ class HomeScreen(Screen):
         openings = {chat.id: _opening(store, chat.id) for chat in records}
         # A chat opened and left without a word (only the greeting) has nothing to continue.
         chats.show_chats([chat for chat in records if openings[chat.id] or chat.title], openings)
+        readings = self.query_one(ReadingList)
+        readings.show_readings(ReadingStore(store).list(limit=READINGS_SHOWN) if store is not None else [])
         if store is None:
-            chats.query_one(".empty").update(f"history unavailable: {self.app.store_problem}")
+            for listing in (chats, readings):
+                listing.query_one(".empty").update(f"history unavailable: {self.app.store_problem}")
 
     # -- what the keys do -----------------------------------------------------------------------
 
@@ -108,6 +116,10 @@ class HomeScreen(Screen):
     @on(PersonaChosen)
     def _persona_chosen(self, message: PersonaChosen) -> None:
         self.app.open_chat(persona=message.persona)
+
+    @on(ReadingChosen)
+    def _reading_chosen(self, message: ReadingChosen) -> None:
+        self.app.open_tarot(reading=message.reading_id)
 
     @on(ChatChosen)
     def _chat_chosen(self, message: ChatChosen) -> None:

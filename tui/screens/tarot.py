@@ -1,5 +1,6 @@
 """Ask the cards: pick the model and the spread, type a question; the cards are drawn, the model reads
 them (streaming), and the reading is stored with its cards. Keys 1–5 rate it, for training later.
+Opened on a stored reading (from the home screen's list), it shows that reading to look at or rate.
 
 The prompt is `tui.commands.tarot.ReadingRequest`'s, the same one `hearth tarot read` and the training
 rows use, so a reading in the app reads like the data the model learned from. The model loads and
@@ -41,9 +42,10 @@ class TarotScreen(Screen):
         *(Binding(key, f"rate({key})", "rate 1–5", show=key == RATE_KEYS[0]) for key in RATE_KEYS),
     ]
 
-    def __init__(self, model: Path | None = None):
+    def __init__(self, model: Path | None = None, reading: int | None = None):
         super().__init__()
         self._requested_model = model
+        self._stored = reading  # a stored reading to show first
         self.request: ReadingRequest | None = None  # the reading on screen
         self.reading_id: int | None = None  # its id in the history, once stored
         self.cancel: threading.Event | None = None  # set while a reading streams
@@ -73,14 +75,43 @@ class TarotScreen(Screen):
         yield Input(placeholder="ask the cards a question (enter draws and reads)", id="question", disabled=not models)
         yield Footer()
 
-    def on_mount(self) -> None:
+    async def on_mount(self) -> None:
         self.sub_title = "tarot"
         self.query_one(CardTable).display = False
+        if self._stored is not None and await self._show_stored(self._stored):
+            return
         if self.query_one("#model", Select).value == Select.NULL:
             self.status(NO_MODEL)
         else:
             self.status("type a question and press enter: the cards are drawn and read")
             self.query_one("#question", Input).focus()
+
+    async def _show_stored(self, reading_id: int) -> bool:
+        """Show a stored reading as it was given; False (with a notice) when it cannot be read."""
+        from companion.readings import ReadingStore
+
+        store = self.app.store
+        try:
+            if store is None:
+                raise UserError(f"history unavailable: {self.app.store_problem}")
+            reading = ReadingStore(store).get(reading_id)
+        except UserError as exc:
+            self.notify(str(exc), severity="warning")
+            return False
+        self.reading_id = reading.id
+        cards = self.query_one(CardTable)
+        cards.show_stored(reading)
+        cards.display = True
+        view = self.reading_view
+        view.speakers = {"user": reading.person, "assistant": READER}
+        await view.remove_children()
+        await view.mount_all([MessageBubble("user", reading.person, reading.question),
+                              MessageBubble("assistant", READER, reading.reading, reading.reasoning)])
+        self.refresh_bindings()
+        stars = f"rated {'★' * reading.rating}" if reading.rating else "not rated yet"
+        self.status(f"reading #{reading.id} · {stars} · 1–5 rates it · ctrl+n asks a new question")
+        self.reading_view.focus()
+        return True
 
     @property
     def reading_view(self) -> ConversationView:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.widgets import DataTable
 
-from tui.commands.tarot import layout_rows
+from hearth.errors import UserError
+from tui.commands.tarot import ORIENTATION_STYLE, layout_rows
 
 
 class CardTable(DataTable):
@@ -15,7 +17,23 @@ class CardTable(DataTable):
 
     def show_layout(self, layout) -> None:
         """Show a spreads.draw.Layout, replacing what was there."""
+        self._show(layout_rows(layout), f"{layout.spread.zh} · {layout.spread.en}")
+
+    def show_stored(self, reading) -> None:
+        """Show a stored reading's cards (companion.readings.Reading), with their meanings when its
+        spread and cards are still in the bundled deck and spreads."""
+        from spreads.draw import cards_given
+        from spreads.spread import find_spread
+
+        try:
+            self.show_layout(cards_given(find_spread(reading.spread), reading.card_texts()))
+        except UserError:  # a spread or card named differently: show the cards as they were stored
+            self._show([(str(n), Text(c["position"]), Text(text, style=ORIENTATION_STYLE[bool(c["reversed"])]), Text(""))
+                        for n, (c, text) in enumerate(zip(reading.cards, reading.card_texts()), start=1)],
+                       reading.spread)
+
+    def _show(self, rows: list[tuple], title: str) -> None:
         self.clear()
-        for row in layout_rows(layout):
+        for row in rows:
             self.add_row(*row)
-        self.border_title = f"{layout.spread.zh} · {layout.spread.en}"
+        self.border_title = title

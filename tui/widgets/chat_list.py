@@ -2,19 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 
 from tui.messages import ChatChosen
-from tui.widgets.listing import Listing
-
-
-OPENING_CHARS = 18
-
-
-def _short(text: str) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= OPENING_CHARS else text[: OPENING_CHARS - 1] + "…"
+from tui.widgets.listing import Listing, listed_time, shorten
 
 
 class ChatList(Listing):
@@ -31,10 +22,10 @@ class ChatList(Listing):
                 (
                     str(chat.id),
                     chat.persona or "—",
-                    _short(chat.title or openings.get(chat.id, "")),
+                    shorten(chat.title or openings.get(chat.id, "")),
                     str(chat.message_count),
                     "✓" if chat.kept else "",
-                    datetime.fromtimestamp(chat.updated).strftime("%m-%d %H:%M"),
+                    listed_time(chat.updated),
                     Path(chat.model).stem if chat.model else "—",
                 ),
             )

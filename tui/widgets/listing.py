@@ -2,10 +2,26 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import DataTable, Static
+
+
+SHORT_CHARS = 18
+
+
+def shorten(text: str, limit: int = SHORT_CHARS) -> str:
+    """One line of at most `limit` characters, an ellipsis where it was cut."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def listed_time(timestamp: float) -> str:
+    """A stored unix time as a narrow column shows it: 11-22 17:19."""
+    return datetime.fromtimestamp(timestamp).strftime("%m-%d %H:%M")
 
 
 class Listing(Vertical):
