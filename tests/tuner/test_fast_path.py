@@ -21,7 +21,7 @@ from tuner.fast.chunked_loss import chunked_cross_entropy
 from tuner.fast.packing import IGNORE_INDEX, PackedCollator, TokenBudgetBatchSampler, pack_by_budget
 from tuner.fast.plan import choose_fast_path
 from tuner.fast.settings import FastSettings
-from tuner.fast.token_budget import fit_token_budget
+from tuner.fast.token_budget import BudgetChoice, faster_choice, fit_token_budget
 
 VOCAB = 320
 
@@ -535,6 +535,52 @@ def test_fit_token_budget_reads_the_line_and_backs_off_on_out_of_memory():
     assert choice is not None and choice.peak_bytes <= 8000
     assert 2048 <= choice.budget <= (8000 - 1000) // 3
     assert fit_token_budget(lambda b: None, limit_bytes=500, smallest=512, largest=4096, probe=probe) is None
+
+
+def test_faster_choice_times_both_budgets_and_keeps_the_one_with_more_tokens_per_second():
+    without = BudgetChoice(4096, 7, 10, [])
+    with_checkpointing = BudgetChoice(11264, 9, 10, [], checkpointing=True)
+    timed = []
+
+    def seconds(choice):
+        timed.append(choice.budget)
+        return {4096: 0.20, 11264: 0.45}[choice.budget]  # 20.5k against 25.0k tokens/s
+
+    assert faster_choice(without, with_checkpointing, seconds) is with_checkpointing
+    assert sorted(timed) == [4096, 11264] and with_checkpointing.tokens_per_s == pytest.approx(11264 / 0.45)
+    slow_recompute = {4096: 0.10, 11264: 0.45}
+    assert faster_choice(without, with_checkpointing, lambda c: slow_recompute[c.budget]) is without
+    nothing_timed = lambda c: pytest.fail("only one fits: nothing to time")  # noqa: E731
+    assert faster_choice(None, with_checkpointing, nothing_timed) is with_checkpointing
+    assert faster_choice(without, None, nothing_timed) is without
+    assert faster_choice(None, None, nothing_timed) is None
+
+
+@pytest.mark.parametrize(("seconds", "expected"), [({4096: 0.1, 16384: 0.8}, False), ({4096: 0.2, 16384: 0.4}, True)])
+def test_auto_checkpointing_follows_the_timed_probe(seconds, expected, tmp_path, monkeypatch):
+    """The trainer's wiring: fit a budget each way, time both, switch the layers to the winner."""
+    import tuner.fast.trainer as fast_trainer
+    from tuner.fast.compiled_layers import decoder_layers
+
+    trainer, model = _trainer(True, torch.float32, _rows_with_plain_boundaries(4), tmp_path)
+    trainer.fast_path.checkpointing = None  # "auto" as on CUDA (on CPU the plan settles it as off)
+    layers = decoder_layers(model.get_base_model())
+
+    def fit_token_budget(step, *, limit_bytes, smallest, largest):
+        checkpointing = layers[0].gradient_checkpointing  # what the probe would measure right now
+        return BudgetChoice(16384 if checkpointing else 4096, 1, limit_bytes, [])
+
+    def time_step(step, budget):
+        assert layers[0].gradient_checkpointing == (budget == 16384)  # each timed with its own switch
+        return seconds[budget]
+
+    monkeypatch.setattr(fast_trainer, "memory_limit_bytes", lambda *args: 10**9)
+    monkeypatch.setattr(fast_trainer, "fit_token_budget", fit_token_budget)
+    monkeypatch.setattr(fast_trainer, "time_step", time_step)
+    budget = trainer._probe_budget([512] * 1000)
+    assert budget == (16384 if expected else 4096) and trainer.fast_path.checkpointing is expected
+    assert all(layer.gradient_checkpointing is expected for layer in layers)
+    assert f"checkpointing {'on' if expected else 'off'}: measured faster" in trainer.fast_path.describe()
 
 
 def test_fit_token_budget_grows_past_an_overstated_small_probe_slope():

@@ -57,7 +57,9 @@ class FastSettings:
     conversations cost only their own attention; "sdpa": transformers' SDPA with a block mask."""
 
     gradient_checkpointing: str | bool = "auto"
-    """"auto": on only when the model would not otherwise fit a useful budget; "on"/"off" force it."""
+    """"auto": off when the largest budget fits without it; otherwise the token-budget probe fits a
+    budget each way and times a step of each, and the one with more tokens per second wins (more
+    tokens per step against a second forward pass). "on"/"off" force it."""
 
     liger: str | bool = "auto"
     """Liger kernels (fused RMSNorm, RoPE, SwiGLU) when the liger-kernel package is installed:

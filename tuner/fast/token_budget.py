@@ -11,6 +11,7 @@ probe lands near the limit or the ceiling (backing off halfway on out-of-memory)
 from __future__ import annotations
 
 import gc
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -35,15 +36,18 @@ class BudgetChoice:
     peak_bytes: int
     limit_bytes: int
     probes: list[BudgetProbe]
+    checkpointing: bool = False
+    tokens_per_s: float | None = None  # measured when checkpointing was chosen by speed
 
     def describe(self) -> str:
         gib = 1024**3
         tried = ", ".join(
             f"{p.budget}:{'OOM' if p.peak_bytes is None else f'{p.peak_bytes / gib:.1f}GiB'}" for p in self.probes
         )
+        speed = f", {self.tokens_per_s:,.0f} probe tokens/s" if self.tokens_per_s else ""
         return (
-            f"token budget {self.budget} (peak {self.peak_bytes / gib:.1f} of {self.limit_bytes / gib:.1f} GiB; "
-            f"probes {tried})"
+            f"token budget {self.budget}, checkpointing {'on' if self.checkpointing else 'off'} (peak "
+            f"{self.peak_bytes / gib:.1f} of {self.limit_bytes / gib:.1f} GiB{speed}; probes {tried})"
         )
 
 
@@ -124,3 +128,33 @@ def fit_token_budget(
             break
     best.probes = probes
     return best
+
+
+def time_step(step: Callable[[int], None], budget: int, repeats: int = 2) -> float:
+    """Seconds one `step(budget)` takes on the GPU: the last of `repeats` runs (the first warms the
+    allocator and kernel caches)."""
+    elapsed = 0.0
+    for _ in range(repeats):
+        torch.cuda.synchronize()
+        started = time.perf_counter()
+        step(budget)
+        torch.cuda.synchronize()
+        elapsed = time.perf_counter() - started
+    release_memory()
+    return elapsed
+
+
+def faster_choice(
+    without: BudgetChoice | None, with_checkpointing: BudgetChoice | None, seconds: Callable[[BudgetChoice], float]
+) -> BudgetChoice | None:
+    """Of the largest budget without activation checkpointing and the (larger) one with it, the one
+    that trains more tokens per second, timed by `seconds(choice)`; the one that fits if only one does.
+
+    Checkpointing buys tokens per step with a second forward pass. Which wins depends on the model
+    and the machine: on a small model bound by kernel launches more tokens per step pay for the
+    recomputation, on a large one they may not. So it is measured, not guessed."""
+    if without is None or with_checkpointing is None:
+        return with_checkpointing or without
+    for choice in (without, with_checkpointing):
+        choice.tokens_per_s = choice.budget / max(seconds(choice), 1e-9)
+    return max((without, with_checkpointing), key=lambda choice: choice.tokens_per_s)

@@ -8,7 +8,7 @@ accelerate) is unchanged. What changes:
   number of target tokens in the optimizer step), computed by `head.py` without logits;
 - metrics stay on the GPU until a log line is written, so no step waits on a `.item()`;
 - attention runs per conversation (`attention.py`), Liger's fused layers when installed, and
-  activation checkpointing only when the probe shows memory needs it.
+  activation checkpointing only when memory needs it and a timed probe step shows it pays.
 """
 
 from __future__ import annotations
@@ -28,14 +28,16 @@ from tuner.fast.head import install_chunked_head
 from tuner.fast.lean_steps import install_lean_train_mode, install_lean_zero_grad, trainable_parameters
 from tuner.fast.packing import PackedCollator, TokenBudgetBatchSampler
 from tuner.fast.plan import FastPath, is_four_bit
-from tuner.fast.token_budget import BudgetChoice, fit_token_budget, memory_limit_bytes, release_memory
+from tuner.fast.token_budget import (
+    BudgetChoice,
+    faster_choice,
+    fit_token_budget,
+    memory_limit_bytes,
+    release_memory,
+    time_step,
+)
 
 CPU_TOKEN_BUDGET = 4096
-# Without checkpointing a step keeps every layer's activations. A 0.5B step of ~11k tokens is
-# CPU-bound on an H100 (the GPU is busy about a third of the wall clock, docs/benchmarks.md), so
-# tokens per step decide speed: checkpointing is worth its recomputation unless the budget without
-# it is already this large (or reaches the ceiling). A reasoned threshold, not yet tuned head-to-head.
-MIN_BUDGET_WITHOUT_CHECKPOINTING = 16384
 OPTIMIZER_BYTES_PER_TRAINABLE = 12  # AdamW's two fp32 moments + slack; grads are in the probe's peak
 
 
@@ -219,32 +221,41 @@ class FastSFTTrainer(SFTTrainer):
         def fit() -> BudgetChoice | None:
             return fit_token_budget(step, limit_bytes=limit, smallest=smallest, largest=ceiling)
 
-        choice = None
-        if self.fast_path.checkpointing is not True:
+        path = self.fast_path
+        if path.checkpointing is None:  # auto: off if the ceiling fits without it, else the faster of the two
             choice = fit()
-            useful = min(MIN_BUDGET_WITHOUT_CHECKPOINTING, ceiling)
-            if self.fast_path.checkpointing is None and (choice is None or choice.budget < useful):
-                choice = None
-        if choice is None:
-            if self.fast_path.checkpointing is False:
-                raise torch.OutOfMemoryError(
-                    f"a step of {smallest} tokens does not fit in GPU memory without activation checkpointing; "
-                    "set fast.gradient_checkpointing to auto or on"
-                )
-            _set_checkpointing(self.model, True)
-            self.fast_path.checkpointing = True
+            if choice is None or choice.budget < ceiling:
+                _set_checkpointing(self.model, True)
+                checkpointed = fit()
+                if checkpointed is not None:
+                    checkpointed.checkpointing = True
+                choice = faster_choice(choice, checkpointed, self._seconds_per_step(longest))
+            path.checkpointing = bool(choice and choice.checkpointing)
+            _set_checkpointing(self.model, path.checkpointing)
+            if choice is not None and choice.tokens_per_s:
+                path.notes.append(f"checkpointing {'on' if path.checkpointing else 'off'}: measured faster "
+                                  f"({choice.tokens_per_s:,.0f} probe tokens/s at {choice.budget} tokens)")
+        else:
             choice = fit()
-        elif self.fast_path.checkpointing is None:
-            self.fast_path.checkpointing = False
+            if choice is not None:
+                choice.checkpointing = path.checkpointing
         if choice is None:
-            raise torch.OutOfMemoryError(
-                f"a step of {smallest} tokens does not fit in GPU memory even with activation checkpointing; "
-                "lower the recipe's max length, use QLoRA, or free the GPU"
-            )
+            advice = ("set fast.gradient_checkpointing to auto or on" if path.settings.gradient_checkpointing == "off"
+                      else "lower the recipe's max length, use QLoRA, or free the GPU")
+            raise torch.OutOfMemoryError(f"a step of {smallest} tokens does not fit in GPU memory; {advice}")
         self.budget_choice = choice
         return max(choice.budget, longest)
 
-    def _probe_step(self, budget: int, row_length: int, train: bool = True) -> None:
+    def _seconds_per_step(self, row_length: int):
+        """Times a probe step at a choice's budget with that choice's checkpointing switched on or off."""
+
+        def seconds(choice: BudgetChoice) -> float:
+            _set_checkpointing(self.model, choice.checkpointing)
+            return time_step(lambda budget: self._probe_step(budget, row_length, release=False), choice.budget)
+
+        return seconds
+
+    def _probe_step(self, budget: int, row_length: int, train: bool = True, release: bool = True) -> None:
         """One forward+backward on a worst-case pack: full-length rows, every position a target
         (`train=False`: one forward as evaluation runs it, in eval mode without gradients)."""
         vocab = self.model.config.vocab_size if hasattr(self.model, "config") else 1000
@@ -268,7 +279,8 @@ class FastSFTTrainer(SFTTrainer):
             self.model.train()
             self.model.zero_grad(set_to_none=True)
             self._fast_sums["train" if train else "eval"].clear()
-            release_memory()
+            if release:
+                release_memory()
 
     # ----- the loss -----
 
