@@ -239,8 +239,8 @@ def _trainer(fast: bool, dtype: torch.dtype, rows: list[dict], tmp_path, device:
 
 
 def _lora_grads_and_loss(fast: bool, dtype: torch.dtype, rows: list[dict], tmp_path, device: str = "cpu",
-                         compile_backend: str | None = None, checkpointing: bool = False):
-    trainer, model = _trainer(fast, dtype, rows, tmp_path, device)
+                         compile_backend: str | None = None, checkpointing: bool = False, **settings):
+    trainer, model = _trainer(fast, dtype, rows, tmp_path, device, **settings)
     if compile_backend:
         from tuner.fast.compiled_layers import compile_decoder_layers
 
@@ -304,7 +304,7 @@ def test_compiled_layers_compute_the_fast_path_exactly_without_graph_breaks(tmp_
 
 @pytest.mark.gpu
 def test_cuda_fast_path_equals_plain_path_in_bf16(tmp_path):
-    """On CUDA the fast path runs FlashAttention varlen and the fp32-output head matmul."""
+    """On CUDA the fast path (compiled layers by default) runs FlashAttention varlen and the fp32-output head."""
     rows = _rows_with_plain_boundaries(4)
     plain_loss, plain_grads = _lora_grads_and_loss(False, torch.bfloat16, rows, tmp_path, "cuda")
     fast_loss, fast_grads = _lora_grads_and_loss(True, torch.bfloat16, rows, tmp_path, "cuda")
@@ -319,11 +319,11 @@ def test_cuda_compiled_layers_equal_eager_fast_path_without_graph_breaks(tmp_pat
     import torch._dynamo
 
     rows = _rows_with_plain_boundaries(4)
-    eager_loss, eager_grads = _lora_grads_and_loss(True, torch.bfloat16, rows, tmp_path, "cuda")
+    eager_loss, eager_grads = _lora_grads_and_loss(True, torch.bfloat16, rows, tmp_path, "cuda", compile="off")
     torch._dynamo.reset()
     torch._dynamo.utils.counters.clear()
     compiled_loss, compiled_grads = _lora_grads_and_loss(
-        True, torch.bfloat16, rows, tmp_path, "cuda", compile_backend="inductor", checkpointing=True
+        True, torch.bfloat16, rows, tmp_path, "cuda", compile_backend="inductor", checkpointing=True, compile="off"
     )
     assert not torch._dynamo.utils.counters["graph_break"], dict(torch._dynamo.utils.counters["graph_break"])
     assert compiled_loss.item() == pytest.approx(eager_loss.item(), rel=2e-2)
