@@ -77,7 +77,10 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    where = torch.cuda.get_device_name() if device == "cuda" else f"CPU, {os.cpu_count()} cores, {torch.get_num_threads()} threads"
+    if device == "cuda":
+        where = torch.cuda.get_device_name()
+    else:
+        where = f"CPU, {os.cpu_count()} cores, {torch.get_num_threads()} threads"
     rows = make_rows(args.rows, NARROW["vocab_size"], lengths=(16, 40))
     results = []
     for label, settings in VARIANTS:
@@ -90,7 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     print("| layers | ms per step | × faster than eager + checkpointing | setup s (compile) |")
     print("|---|---:|---:|---:|")
     for label, result in results:
-        print(f"| {label} | {result['ms_per_step']:.1f} | {baseline / result['ms_per_step']:.2f}× | {result['setup_s']:.1f} |")
+        ms = result["ms_per_step"]
+        print(f"| {label} | {ms:.1f} | {baseline / ms:.2f}× | {result['setup_s']:.1f} |")
     return 0
 
 

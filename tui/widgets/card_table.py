@@ -28,9 +28,11 @@ class CardTable(DataTable):
         try:
             self.show_layout(cards_given(find_spread(reading.spread), reading.card_texts()))
         except UserError:  # a spread or card named differently: show the cards as they were stored
-            self._show([(str(n), Text(c["position"]), Text(text, style=ORIENTATION_STYLE[bool(c["reversed"])]), Text(""))
-                        for n, (c, text) in enumerate(zip(reading.cards, reading.card_texts()), start=1)],
-                       reading.spread)
+            rows = [
+                (str(n), Text(card["position"]), Text(text, style=ORIENTATION_STYLE[bool(card["reversed"])]), Text(""))
+                for n, (card, text) in enumerate(zip(reading.cards, reading.card_texts()), start=1)
+            ]
+            self._show(rows, reading.spread)
 
     def _show(self, rows: list[tuple], title: str) -> None:
         self.clear()

@@ -14,7 +14,8 @@ class ReadingList(Listing):
     def show_readings(self, readings) -> None:
         """`readings`: companion.readings.Reading items."""
         self.show_rows([
-            (str(r.id), (str(r.id), shorten(r.question), "★" * (r.rating or 0), shorten(r.spread, 6), listed_time(r.created)))
+            (str(r.id), (str(r.id), shorten(r.question), "★" * (r.rating or 0), shorten(r.spread, 6),
+                         listed_time(r.created)))
             for r in readings
         ])
 

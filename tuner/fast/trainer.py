@@ -112,7 +112,8 @@ class FastSFTTrainer(SFTTrainer):
             compile_decoder_layers(causal_lm)
         if path.packing and not isinstance(self.data_collator, PackedCollator):
             pad = self.processing_class.pad_token_id
-            self.data_collator = PackedCollator(pad_token_id=pad if pad is not None else 0, target_positions=path.chunked_loss)
+            pad = pad if pad is not None else 0
+            self.data_collator = PackedCollator(pad_token_id=pad, target_positions=path.chunked_loss)
         self._trainable = trainable_parameters(self.model)
         install_lean_train_mode(self.model)
         install_lean_zero_grad(self.model, self._trainable)
