@@ -496,8 +496,13 @@ def test_a_failed_compile_on_auto_falls_back_to_eager_and_says_so(tmp_path, monk
 
 
 def test_settings_accept_yaml_booleans_for_switches():
-    settings = FastSettings(gradient_checkpointing=False, liger=True, enabled=False)
-    assert (settings.gradient_checkpointing, settings.liger, settings.enabled) == ("off", "on", "off")
+    settings = FastSettings(gradient_checkpointing=False, liger=True, enabled=False, compile=True)
+    assert (settings.gradient_checkpointing, settings.liger, settings.enabled, settings.compile) == ("off", "on", "off", "on")
+    from hearth.errors import UserError
+
+    with pytest.raises(UserError, match="fast.compile") as refused:
+        FastSettings(compile="fast")
+    assert "auto, on, off" in str(refused.value)
 
 
 def test_plan_is_off_without_cuda_on_auto_and_plain_when_off():
