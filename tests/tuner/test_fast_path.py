@@ -505,13 +505,14 @@ def test_settings_accept_yaml_booleans_for_switches():
     assert "auto, on, off" in str(refused.value)
 
 
-def test_plan_is_off_without_cuda_on_auto_and_plain_when_off():
+def test_plan_runs_on_cpu_without_its_gpu_parts_and_is_plain_when_off():
     model = tiny_qwen2()
-    auto = choose_fast_path(FastSettings(), model, has_cuda=False)
-    assert not auto.enabled and auto.sft_config_overrides == {} and auto.data_collator(_tokenizer()) is None
-    assert auto.trainer_class.__name__ == "SFTTrainer"
-    on = choose_fast_path(FastSettings(enabled="on", liger="off"), model, has_cuda=False)
-    assert on.enabled and on.packing and on.chunked_loss and on.attention == ATTENTION_NAME
+    off = choose_fast_path(FastSettings(enabled="off"), model, has_cuda=False)
+    assert not off.enabled and off.sft_config_overrides == {} and off.data_collator(_tokenizer()) is None
+    assert off.trainer_class.__name__ == "SFTTrainer"
+    on = choose_fast_path(FastSettings(), model, has_cuda=False)  # auto: the fast path on CPU as well
+    assert on.enabled and on.packing and on.chunked_loss and on.attention == ATTENTION_NAME and on.fused_lora
+    assert not on.compile and not on.liger and on.checkpointing is False  # the GPU-only parts stay off
     assert isinstance(on.data_collator(_tokenizer()), PackedCollator)
     assert "packing on" in on.describe()
     parts_off = choose_fast_path(FastSettings(enabled="on", packing=False, chunked_loss=False), model, False)

@@ -178,18 +178,23 @@ def test_embedding_modules_to_save_warns_about_gguf_lora():
     assert "cannot become a GGUF LoRA" in warning
 
 
-def test_ddp_two_cpu_processes_on_gloo(installed_tiny_base, hearth_home, data_file, monkeypatch, capsys):
+@pytest.mark.parametrize("fast", ["off", "on"])
+def test_ddp_two_cpu_processes_on_gloo(fast, installed_tiny_base, hearth_home, data_file, monkeypatch, capsys):
     """`hearth train --processes 2`: the same child under torchrun, one event stream, one adapter, data split in two."""
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     assert main(train_args(data_file, "--processes", "2", "--max-steps", "2", "--set", "train.batch_size=2",
-                           "--set", "train.save_steps=2", "--set", "train.eval_steps=2")) == 0
+                           "--set", "train.save_steps=2", "--set", "train.eval_steps=2",
+                           "--set", f"fast.enabled={fast}")) == 0
     run = only_run(hearth_home)
     out = capsys.readouterr().out
     assert out.count("checkpoint-2") == 1 and "adapter saved" in out  # rank 0 speaks, once
     assert (run.adapter / "adapter_model.safetensors").exists()
     metrics = [json.loads(line) for line in run.metrics.read_text(encoding="utf-8").splitlines()]
     assert [m["step"] for m in metrics if m["kind"] == "train"] == [1, 2]
-    assert metrics[-2]["epoch"] > 0.3  # 8 of ~21 conversations: the world size doubled the data per step
+    if fast == "off":
+        assert metrics[-2]["epoch"] > 0.3  # 8 of ~21 conversations: the world size doubled the data per step
+    else:  # packs are dealt to the ranks: one budget for both, settled once, and each step takes two packs
+        assert out.count("trainer settled") == 1 and metrics[-2]["epoch"] > 0
 
 
 def test_out_of_memory_is_one_sentence_and_the_last_checkpoint_resumes(installed_tiny_base, hearth_home, data_file,

@@ -18,8 +18,9 @@ SWITCH_VALUES = ("auto", "on", "off")  # YAML's bare on/off (booleans) are accep
 @dataclass
 class FastSettings:
     enabled: str | bool = "auto"
-    """"auto": the fast path runs when CUDA is present; "on": also on CPU (slow, for tests);
-    "off": the plain TRL trainer, exactly as without this section."""
+    """"auto"/"on": the fast path, on CPU too (packing, the chunked loss and fused LoRA pay there:
+    bench/cpu_train_speed.py); its GPU parts (compiled layers, FlashAttention varlen, Liger, the
+    memory probe) only where CUDA is. "off": the plain TRL trainer, exactly as without this section."""
 
     packing: bool = True
     """Padding-free packing: conversations are laid end to end in one row up to `token_budget`
