@@ -27,8 +27,8 @@ from typing import Callable
 import torch
 import torch.utils.checkpoint
 
-# Two variants per layer stack (first layer / the rest), doubled by the checkpointing switch the
-# token-budget probe may flip: well inside this limit, which guards against unexpected recompiles.
+# A handful of variants per run (first layer / the rest; training / evaluation without gradients; a
+# pack of one conversation): well inside this limit, which still stops a runaway of recompiles.
 RECOMPILE_LIMIT = 16
 
 
