@@ -477,7 +477,7 @@ def test_a_failed_compile_on_auto_falls_back_to_eager_and_says_so(tmp_path, monk
     monkeypatch.setattr(fast_trainer, "compile_decoder_layers", lambda lm: compile_decoder_layers(lm, no_compiler))
     rows = _rows_with_plain_boundaries(4)
     trainer, model = _trainer(True, torch.float32, rows, tmp_path, compile="on")
-    trainer.fast_path.compile_fallback = True  # what "auto" sets on CUDA
+    trainer.fast_path.settings.compile = "auto"  # compiling as "auto" does on CUDA: a failure falls back
     assert all("forward" in vars(layer) for layer in decoder_layers(model.get_base_model()))
     batch = next(iter(trainer.get_train_dataloader()))
     assert not trainer.fast_path.compile

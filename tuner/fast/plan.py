@@ -58,8 +58,12 @@ class FastPath:
     fused_lora: bool = False
     compile: bool = False
     token_budget: int | None = None  # tokens per micro-step, once the trainer has settled it
-    compile_fallback: bool = False  # "auto": a failed compile falls back to eager instead of stopping
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def compile_fallback(self) -> bool:
+        """With compile "auto" a failed compile falls back to eager layers; with "on" it stops the run."""
+        return self.settings.compile == "auto"
 
     @property
     def trainer_class(self) -> type[SFTTrainer]:
@@ -118,7 +122,6 @@ def choose_fast_path(settings: FastSettings, model: torch.nn.Module, has_cuda: b
     wants_compile = _switch(settings.compile)
     # 4-bit layers are left eager: bitsandbytes' kernels inside a compiled layer are not yet measured.
     path.compile = (has_cuda and not is_four_bit(model)) if wants_compile is None else wants_compile
-    path.compile_fallback = wants_compile is None
     path.fused_lora = settings.fused_lora
 
     if settings.packing and settings.attention == "auto" and not _uses_sliding_window(config):

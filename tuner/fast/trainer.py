@@ -119,10 +119,14 @@ class FastSFTTrainer(SFTTrainer):
         install_lean_zero_grad(self.model, self._trainable)
         self._flops_per_token: int | None = None
         self.budget_choice: BudgetChoice | None = None
-        self.token_budget: int | None = None
         self._fast_sums = {mode: defaultdict(lambda: torch.zeros((), dtype=torch.long)) for mode in ("train", "eval")}
 
     # ----- data: packs of whole conversations up to the token budget -----
+
+    @property
+    def token_budget(self) -> int | None:
+        """Tokens per micro-step, once settled (kept on the fast path, which the run log describes)."""
+        return self.fast_path.token_budget
 
     def _lengths(self, dataset) -> list[int]:
         return [len(ids) for ids in dataset["input_ids"]]
@@ -144,7 +148,7 @@ class FastSFTTrainer(SFTTrainer):
         lengths = self._lengths(self.train_dataset)
         if self.token_budget is None:
             self._first_compiled_step(max(lengths, default=1))
-            self.token_budget = self.fast_path.token_budget = self._resolve_budget(lengths)
+            self.fast_path.token_budget = self._resolve_budget(lengths)
             emit("stage", message=f"trainer settled: {self.fast_path.describe()}")
         return self._packed_loader(self.train_dataset, self.token_budget, shuffle=True)
 
