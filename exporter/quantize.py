@@ -15,7 +15,7 @@ from pathlib import Path
 
 import gguf
 
-from exporter.llama_runtime import native_output
+from hearth.llama import native_output
 from hearth.atomic import atomic_path
 from hearth.errors import UserError
 

@@ -24,7 +24,7 @@ import gguf
 import numpy as np
 
 from exporter.chat_template import load_chat_template, render, special_token_texts
-from exporter.llama_runtime import native_output, open_llama
+from hearth.llama import native_output, open_llama
 
 TOKENIZER_PROBES = (
     "你好，今天过得怎么样？我很好，谢谢。塔罗牌：愚人（正位），星币十（逆位）。",

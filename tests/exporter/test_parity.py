@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from exporter.llama_runtime import open_llama
+from hearth.llama import open_llama
 from exporter.verify import HFReference, logits_parity, tokenizer_parity
 MODEL_FIXTURES = ("qwen2_dir", "llama_bpe_dir", "llama_spm_dir", "qwen3_dir")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from exporter.llama_runtime import open_llama
+from hearth.llama import open_llama
 from exporter.quantize import quantize_gguf
 from hearth.errors import UserError
 

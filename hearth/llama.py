@@ -1,4 +1,5 @@
-"""llama-cpp-python, kept quiet: llama.cpp writes its logging from C straight to file descriptors
+"""llama-cpp-python, kept quiet, for every room that opens a GGUF (export's verification and quantizer, eval's
+GGUF sides): llama.cpp writes its logging from C straight to file descriptors
 1 and 2, and llama-cpp-python's log callback to `sys.stderr`. Around every call into it we point
 both at a temporary file, so nothing leaks into the TUI or the event stream on stdout; with
 `--verbose` (HEARTH_VERBOSE=1) it all flows through as it comes.
