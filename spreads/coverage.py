@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hearth.errors import UserError
+from spreads.card_parser import CardParser, card_parser
 from spreads.deck import Card, Deck, DrawnCard, default_deck
 from spreads.draw import split_card_list
 
@@ -76,12 +77,12 @@ class Coverage:
         return [g for g in groups.values() if g.cards]
 
 
-def _drawn(deck: Deck, entry) -> DrawnCard:
+def _drawn(parser: CardParser, entry) -> DrawnCard:
     """A card as the tarot format writes it: `愚人(正位)` or {"card": "愚人", "reversed": true}."""
     if isinstance(entry, dict) and isinstance(entry.get("card"), str):
-        return DrawnCard(deck.find(entry["card"]), bool(entry.get("reversed")))
+        return DrawnCard(parser.find(entry["card"]), bool(entry.get("reversed")))
     if isinstance(entry, str):
-        return deck.parse_drawn(entry)
+        return parser.parse_drawn(entry)
     raise UserError(f"a card must be a name like 愚人(正位) or {{\"card\": …, \"reversed\": …}}, got {entry!r}")
 
 
@@ -95,7 +96,7 @@ def _add_row(coverage: Coverage, row, where: str) -> None:
     coverage.readings += 1
     for entry in cards:
         try:
-            drawn = _drawn(coverage.deck, entry)
+            drawn = _drawn(card_parser(coverage.deck), entry)
         except UserError as exc:
             coverage.problems.append(Problem(where, str(exc)))
             continue

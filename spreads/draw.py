@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass
 
 from hearth.errors import UserError
+from spreads.card_parser import card_parser
 from spreads.deck import Deck, DrawnCard, default_deck
 from spreads.spread import Position, Spread
 
@@ -66,7 +67,7 @@ def split_card_list(text: str) -> list[str]:
 
 def cards_given(spread: Spread, cards: str | list[str], deck: Deck | None = None) -> Layout:
     """The user's own draw, `"愚人(正位),力量(逆位),…"` or a list, checked against the spread."""
-    deck = deck or default_deck()
+    parser = card_parser(deck)
     texts = split_card_list(cards) if isinstance(cards, str) else [c for c in cards if c.strip()]
     if len(texts) != len(spread):
         raise UserError(
@@ -74,7 +75,7 @@ def cards_given(spread: Spread, cards: str | list[str], deck: Deck | None = None
             f"({'、'.join(p.zh for p in spread.positions)}) but {len(texts)} card(s) were given; "
             "give one card per position, separated by commas"
         )
-    drawn = [deck.parse_drawn(text) for text in texts]
+    drawn = [parser.parse_drawn(text) for text in texts]
     seen: dict[str, str] = {}
     for text, card in zip(texts, drawn):
         if card.card.id in seen:

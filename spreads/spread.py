@@ -8,13 +8,18 @@ from __future__ import annotations
 
 import functools
 import json
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
 from hearth.errors import UserError
-from spreads.deck import normalise
 
 SPREADS_FILE = Path(__file__).with_name("spreads.json")
+
+
+def normalise(text: str) -> str:
+    """The lookup key of a spread name: NFKC, case-folded, single spaces."""
+    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
 
 
 @dataclass(frozen=True)

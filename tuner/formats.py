@@ -29,6 +29,47 @@ TAROT_INSTRUCTION = (
 TAROT_ORIENTATION = {False: "正位", True: "逆位"}
 
 
+@dataclass(frozen=True)
+class TarotWords:
+    """How the reading prompt is written in one language. The prompt is one function of a tarot row
+    (tarot_row_prompt), called by training on a row and by a live reading (spreads/reading.py) on the row
+    it builds, so the model reads at inference exactly what it learned from."""
+
+    instruction: str  # with {person} {question} {spread} {cards}; its last paragraph asks for the reading
+    orientation: dict  # reversed? -> word
+    card: str  # {name} {orientation}
+    separator: str  # between cards on one line
+    position: str  # one position per line: {number} {name} {card}
+    position_meaning: str  # the same with the position's {meaning}
+    history_title: str
+    history_line: str  # {date} {spread} {question} {cards}; the rating appended when there is one
+    rating: str  # {rating}
+
+
+TAROT_WORDS = {
+    "zh": TarotWords(
+        instruction=TAROT_INSTRUCTION, orientation=TAROT_ORIENTATION, card="{name}({orientation})", separator="、",
+        position="{number}. {name}：{card}", position_meaning="{number}. {name}（{meaning}）：{card}",
+        history_title="咨询者以往的解读：", history_line="- {date} · {spread} · 问：{question} · 牌：{cards}",
+        rating=" · 评分 {rating}/5",
+    ),
+    "en": TarotWords(
+        instruction=(
+            "As a professional tarot reader, give a reading for this consultation:\n\n"
+            "Querent: {person}\n"
+            "Question: {question}\n"
+            "Spread: {spread}\n"
+            "Cards drawn: {cards}\n\n"
+            "Think it through carefully and give a professional reading."
+        ),
+        orientation={False: "upright", True: "reversed"}, card="{name} ({orientation})", separator=", ",
+        position="{number}. {name}: {card}", position_meaning="{number}. {name} ({meaning}): {card}",
+        history_title="The querent's earlier readings:",
+        history_line="- {date} · {spread} · asked: {question} · cards: {cards}", rating=" · rated {rating}/5",
+    ),
+}
+
+
 def _text(row: dict, key: str, *, required: bool = True) -> str:
     value = row.get(key)
     if value is None:
@@ -103,25 +144,110 @@ def from_alpaca(row: dict) -> list[dict]:
     return validate_messages(_with_system(row, [{"role": "user", "content": prompt}, {"role": "assistant", "content": _text(row, "output")}]))
 
 
-def tarot_card_text(card) -> str:
+def _tarot_words(language: str) -> TarotWords:
+    if not isinstance(language, str) or language not in TAROT_WORDS:
+        raise RowError(f"field 'language' must be one of {', '.join(TAROT_WORDS)}, got {language!r}")
+    return TAROT_WORDS[language]
+
+
+def card_text(name: str, reversed_: bool, language: str = "zh") -> str:
+    """`愚人(逆位)` / `The Fool (reversed)`: a drawn card as prompts and training rows write it."""
+    words = _tarot_words(language)
+    return words.card.format(name=name.strip(), orientation=words.orientation[bool(reversed_)])
+
+
+def tarot_card_text(card, language: str = "zh") -> str:
     """`愚人(正位)` as written, or {"card": "愚人", "reversed": true} -> `愚人(逆位)`."""
     if isinstance(card, str) and card.strip():
         return card.strip()
     if isinstance(card, dict) and isinstance(card.get("card"), str) and card["card"].strip():
-        return f"{card['card'].strip()}({TAROT_ORIENTATION[bool(card.get('reversed'))]})"
+        return card_text(card["card"], card.get("reversed"), language)
     raise RowError(f"a card must be a name like '愚人(正位)' or {{\"card\": ..., \"reversed\": ...}}, got {card!r}")
 
 
-def tarot_prompt(person: str, question: str, spread: str, cards) -> str:
+def _tarot_cards(cards, language: str) -> list[str]:
     if isinstance(cards, str):
         cards = [c for c in cards.replace("，", "、").replace(",", "、").split("、") if c.strip()]
     if not isinstance(cards, list) or not cards:
         raise RowError("'cards' must be a non-empty list")
-    return TAROT_INSTRUCTION.format(person=person, question=question, spread=spread, cards="、".join(tarot_card_text(c) for c in cards))
+    return [tarot_card_text(c, language) for c in cards]
+
+
+def _position(entry, number: int) -> tuple[str, str]:
+    """A position as a row writes it: its name, or {"name": ..., "meaning": ...}."""
+    if isinstance(entry, str) and entry.strip():
+        return entry.strip(), ""
+    if isinstance(entry, dict) and isinstance(entry.get("name"), str) and entry["name"].strip():
+        meaning = entry.get("meaning") or ""
+        if not isinstance(meaning, str):
+            raise RowError(f"position {number}'s 'meaning' must be a string")
+        return entry["name"].strip(), meaning.strip()
+    raise RowError(f"position {number} must be a name or {{\"name\": ..., \"meaning\": ...}}, got {entry!r}")
+
+
+def _cards_with_positions(cards: list[str], positions, words: TarotWords) -> str:
+    if not isinstance(positions, list) or len(positions) != len(cards):
+        raise RowError(f"'positions' must be a list with one position per card ({len(cards)})")
+    lines = []
+    for number, (entry, card) in enumerate(zip(positions, cards), start=1):
+        name, meaning = _position(entry, number)
+        line = words.position_meaning if meaning else words.position
+        lines.append(line.format(number=number, name=name, meaning=meaning, card=card))
+    return "\n" + "\n".join(lines)
+
+
+def _history_block(history, words: TarotWords, language: str) -> str:
+    """The querent's earlier readings, one line each, as the row gives them (already budgeted by its writer)."""
+    if not isinstance(history, list):
+        raise RowError("'history' must be a list of earlier readings")
+    lines = [words.history_title]
+    for number, entry in enumerate(history, start=1):
+        if not isinstance(entry, dict):
+            raise RowError(f"history entry {number} is not an object")
+        fields = {key: _text(entry, key) for key in ("date", "spread", "question")}
+        line = words.history_line.format(cards=words.separator.join(_tarot_cards(entry.get("cards"), language)), **fields)
+        rating = entry.get("rating")
+        if rating is not None:
+            if isinstance(rating, bool) or not isinstance(rating, int):
+                raise RowError(f"history entry {number}'s 'rating' must be a whole number")
+            line += words.rating.format(rating=rating)
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def tarot_prompt(person: str, question: str, spread: str, cards, positions=None, history=None, language: str = "zh") -> str:
+    """The reading prompt. With no positions and no history it is the seed's original prompt (a plain list of cards)."""
+    words = _tarot_words(language)
+    texts = _tarot_cards(cards, language)
+    listed = words.separator.join(texts) if positions is None else _cards_with_positions(texts, positions, words)
+    prompt = words.instruction.format(person=person, question=question, spread=spread, cards=listed)
+    if history:
+        facts, ask = prompt.rsplit("\n\n", 1)  # the block goes before the closing request
+        prompt = f"{facts}\n\n{_history_block(history, words, language)}\n\n{ask}"
+    return prompt
+
+
+def tarot_language(row: dict) -> str:
+    """A row's `language`, else the language its question and reading are written in."""
+    from hearth.language import text_language
+
+    language = row.get("language")
+    if language is None:
+        return text_language(f"{row.get('question') or ''} {row.get('reading') or ''}")
+    _tarot_words(language)  # refuses a language hearth has no prompt for
+    return language
+
+
+def tarot_row_prompt(row: dict) -> str:
+    """The prompt of a tarot row; a live reading's row (no `reading` yet) gives the same prompt its training row will."""
+    return tarot_prompt(
+        _text(row, "person"), _text(row, "question"), _text(row, "spread"), row.get("cards"),
+        positions=row.get("positions"), history=row.get("history"), language=tarot_language(row),
+    )
 
 
 def from_tarot(row: dict) -> list[dict]:
-    prompt = tarot_prompt(_text(row, "person"), _text(row, "question"), _text(row, "spread"), row.get("cards"))
+    prompt = tarot_row_prompt(row)
     return validate_messages(_with_system(row, [{"role": "user", "content": prompt}, {"role": "assistant", "content": _text(row, "reading")}]))
 
 
@@ -137,7 +263,7 @@ FORMATS = (
     RowFormat("messages", frozenset({"messages"}), from_messages, "chat messages: {messages: [{role, content}, ...]}"),
     RowFormat("sharegpt", frozenset({"conversations"}), from_sharegpt, "ShareGPT: {conversations: [{from: human|gpt, value}, ...]}"),
     RowFormat("alpaca", frozenset({"instruction", "output"}), from_alpaca, "Alpaca: {instruction, input?, output}"),
-    RowFormat("tarot", frozenset({"person", "question", "spread", "cards", "reading"}), from_tarot, "tarot reading: {person, question, spread, cards, reading}"),
+    RowFormat("tarot", frozenset({"person", "question", "spread", "cards", "reading"}), from_tarot, "tarot reading: {person, question, spread, cards, reading, positions?, history?, language?}"),
 )
 FORMATS_BY_NAME = {f.name: f for f in FORMATS}
 

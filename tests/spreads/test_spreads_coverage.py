@@ -9,7 +9,7 @@ import pytest
 
 from hearth.errors import UserError
 from spreads.coverage import card_coverage
-from spreads.deck import find_card
+from spreads.card_parser import find_card
 
 SAMPLE = Path(__file__).resolve().parents[2] / "spreads" / "readings-sample.jsonl"
 

@@ -60,5 +60,5 @@ def test_a_card_given_twice_is_refused_even_under_another_name():
 
 
 def test_an_unknown_given_card_is_refused():
-    with pytest.raises(UserError, match="unknown tarot card '魔法师'"):
-        cards_given(find_spread("single"), "魔法师(正位)")
+    with pytest.raises(UserError, match="unknown tarot card '魔法少女'"):
+        cards_given(find_spread("single"), "魔法少女(正位)")
