@@ -10,9 +10,12 @@ What is inserted is capped by a token budget: constant entries first, then highe
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field
 from typing import Callable
+
+import regex  # not `re`: a match can be given a time limit, so a catastrophic key cannot hang a chat
 
 from hearth.errors import UserError
 from personas.schema import V3_ONLY, Field, merge_unknown, read_fields, write_fields
@@ -55,24 +58,49 @@ SELECTIVE_LOGIC: dict[int, Callable[[int, int], bool]] = {
     3: lambda hits, total: hits == total,  # AND ALL
 }
 
+# A card's regex key is someone else's code: one search of one key gets this long, then the key is
+# skipped for the rest of the chat (with one warning) instead of backtracking for hours.
+MATCH_TIMEOUT_S = 0.25
+# Compiling nested counted repeats costs their product ((a{1000}){1000} takes a second, one more
+# level forever); a lorebook key needs a handful.
+MAX_REPEAT_PRODUCT = 10_000
+
 _JS_REGEX = re.compile(r"^/(?P<body>.+)/(?P<flags>[a-z]*)$", re.DOTALL)
-_JS_FLAGS = {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL}
+_JS_FLAGS = {"i": regex.IGNORECASE, "m": regex.MULTILINE, "s": regex.DOTALL}
 _LATIN_WORD = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 '\-]*$")
+_COUNTED_REPEAT = re.compile(r"(?<!\\)\{(\d*)(?:,(\d*))?\}")
+# A word character that is not CJK: CJK text has no spaces, so "我叫Mel你好" still has "Mel" as a word.
+_WORD_CHAR = r"[^\W\p{Han}\p{Hiragana}\p{Katakana}\p{Hangul}]"
+
+_log = logging.getLogger(__name__)
 
 
-def _key_pattern(key: str, *, use_regex: bool, case_sensitive: bool, whole_words: bool | None) -> re.Pattern:
-    flags = 0 if case_sensitive else re.IGNORECASE
+class KeyTooHeavy(ValueError):
+    """A regex key whose counted repeats would take minutes to compile."""
+
+
+def _compile_key(pattern: str, flags: int) -> regex.Pattern:
+    product = 1
+    for low, high in _COUNTED_REPEAT.findall(pattern):
+        product *= max(int(low or 0), int(high or 0), 1)  # as if nested: the worst case
+    if product > MAX_REPEAT_PRODUCT:
+        raise KeyTooHeavy(f"its counted repeats multiply to {product}, over {MAX_REPEAT_PRODUCT}")
+    return regex.compile(pattern, flags)
+
+
+def _key_pattern(key: str, *, use_regex: bool, case_sensitive: bool, whole_words: bool | None) -> regex.Pattern:
+    flags = 0 if case_sensitive else regex.IGNORECASE
     if use_regex:
         js = _JS_REGEX.match(key)  # SillyTavern writes regex keys as /pattern/flags
         if js:
             for letter in js["flags"]:
                 flags |= _JS_FLAGS.get(letter, 0)
-            return re.compile(js["body"], flags)
-        return re.compile(key, flags)
+            return _compile_key(js["body"], flags)
+        return _compile_key(key, flags)
     # Latin words match whole words ("cat" is not in "education"); CJK has no word breaks.
     if whole_words if whole_words is not None else bool(_LATIN_WORD.match(key)):
-        return re.compile(rf"(?<!\w){re.escape(key)}(?!\w)", flags)
-    return re.compile(re.escape(key), flags)
+        return regex.compile(rf"(?<!{_WORD_CHAR}){regex.escape(key)}(?!{_WORD_CHAR})", flags)
+    return regex.compile(regex.escape(key), flags)
 
 
 @dataclass
@@ -93,6 +121,8 @@ class LoreEntry:
     secondary_keys: list[str] | None = None
     position: str | None = None
     unknown: dict = field(default_factory=dict)
+    # keys that ran out of time or would not compile once expanded: skipped from then on (not part of the card)
+    skipped: set[str] = field(default_factory=set, init=False, repr=False, compare=False)
 
     @classmethod
     def from_dict(cls, raw: dict, *, version: int, where: str, source: str) -> "LoreEntry":
@@ -102,10 +132,15 @@ class LoreEntry:
             for key in entry.keys + (entry.secondary_keys or []):
                 try:
                     entry._pattern(key)
-                except re.error as exc:
+                except regex.error as exc:
                     raise UserError(
                         f"field '{where}keys' has '{key}', which is not a valid regular expression ({exc}); "
                         "fix it or turn off use_regex",
+                        where=source,
+                    ) from None
+                except KeyTooHeavy as exc:
+                    raise UserError(
+                        f"field '{where}keys' has '{key}', a regular expression too costly to use ({exc}); simplify it",
                         where=source,
                     ) from None
         return entry
@@ -113,7 +148,7 @@ class LoreEntry:
     def to_dict(self, version: int) -> dict:
         return merge_unknown(write_fields(self, ENTRY_FIELDS, version=version), self.unknown)
 
-    def _pattern(self, key: str) -> re.Pattern:
+    def _pattern(self, key: str) -> regex.Pattern:
         whole = self.extensions.get("match_whole_words")
         return _key_pattern(
             key,
@@ -122,8 +157,24 @@ class LoreEntry:
             whole_words=whole if isinstance(whole, bool) else None,
         )
 
+    def _found(self, key: str, text: str) -> bool:
+        if key in self.skipped:
+            return False
+        try:
+            return self._pattern(key).search(text, timeout=MATCH_TIMEOUT_S) is not None
+        except (TimeoutError, regex.error, KeyTooHeavy) as exc:
+            # A card's mistake must not end the chat: say it once, then do without that key.
+            self.skipped.add(key)
+            why = f"took over {MATCH_TIMEOUT_S:g} s to match" if isinstance(exc, TimeoutError) else f"cannot be used ({exc})"
+            label = self.name or self.comment
+            _log.warning(
+                "warning: lorebook key %r%s %s and is skipped from now on; simplify it in the card",
+                key, f" (entry '{label}')" if label else "", why,
+            )
+            return False
+
     def hits(self, keys: list[str], text: str, expand: Callable[[str], str]) -> int:
-        return sum(1 for key in keys if key.strip() and self._pattern(expand(key)).search(text))
+        return sum(1 for key in keys if key.strip() and self._found(expand(key), text))
 
     def triggered_by(self, text: str, expand: Callable[[str], str] = str) -> bool:
         if self.constant:

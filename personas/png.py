@@ -4,6 +4,9 @@ A PNG is an 8-byte signature and chunks: 4-byte big-endian length, 4-byte type, 
 CRC-32 of type+data. Character cards live in `tEXt` chunks (`keyword\\0text`); we also read
 `zTXt` and `iTXt` because some image tools rewrite long text that way. New chunks go right
 before `IEND`, as card writers do.
+
+A card file is someone else's: compressed text is unpacked only for the keywords asked for, a
+piece at a time, and refused past `MAX_TEXT_BYTES` (a 1 MB zlib bomb would otherwise become GBs).
 """
 
 from __future__ import annotations
@@ -14,6 +17,14 @@ import zlib
 from hearth.errors import UserError
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# A card with a big lorebook is a few MB of text; a portrait has a handful of chunks (or a few
+# thousand small IDATs). Past these a file is not a card.
+MAX_TEXT_BYTES = 16 * 1024 * 1024
+MAX_CHUNKS = 20_000
+
+
+class TextTooLarge(ValueError):
+    """A compressed text chunk unpacks to more than MAX_TEXT_BYTES."""
 
 
 def _split_keyword(data: bytes) -> tuple[str, bytes]:
@@ -26,9 +37,20 @@ def _text(data: bytes) -> tuple[str, str]:
     return keyword, text.decode("latin-1")
 
 
+def inflate(data: bytes, limit: int = MAX_TEXT_BYTES) -> bytes:
+    """zlib data unpacked to at most `limit` bytes (TextTooLarge past it), never more in memory."""
+    unpacker = zlib.decompressobj()
+    out = unpacker.decompress(data, limit + 1)
+    if len(out) > limit or unpacker.unconsumed_tail:
+        raise TextTooLarge(limit)
+    if not unpacker.eof:
+        raise zlib.error("incomplete compressed text")
+    return out
+
+
 def _ztext(data: bytes) -> tuple[str, str]:
     keyword, rest = _split_keyword(data)
-    return keyword, zlib.decompress(rest[1:]).decode("latin-1")  # rest[0] is the method, always 0
+    return keyword, inflate(rest[1:]).decode("latin-1")  # rest[0] is the method, always 0
 
 
 def _itext(data: bytes) -> tuple[str, str]:
@@ -36,7 +58,7 @@ def _itext(data: bytes) -> tuple[str, str]:
     compressed, _method, rest = rest[0], rest[1], rest[2:]
     _language, _, rest = rest.partition(b"\0")
     _translated, _, text = rest.partition(b"\0")
-    return keyword, (zlib.decompress(text) if compressed else text).decode("utf-8")
+    return keyword, (inflate(text) if compressed else text).decode("utf-8")
 
 
 # chunk type -> decoder of (keyword, text)
@@ -58,6 +80,8 @@ def iter_chunks(blob: bytes, *, source: str) -> list[tuple[bytes, bytes]]:
     chunks = []
     offset = len(PNG_SIGNATURE)
     while True:
+        if len(chunks) >= MAX_CHUNKS:
+            raise UserError(f"has more than {MAX_CHUNKS} PNG chunks, which no card portrait needs; refused", where=source)
         if offset + 12 > len(blob):
             raise UserError("is a truncated PNG (it ends before its IEND chunk); get the file again", where=source)
         (length,) = struct.unpack_from(">I", blob, offset)
@@ -75,18 +99,27 @@ def iter_chunks(blob: bytes, *, source: str) -> list[tuple[bytes, bytes]]:
             return chunks
 
 
-def read_text(blob: bytes, *, source: str) -> dict[str, str]:
-    """Keyword -> text of the text chunks (the first chunk wins when a keyword repeats)."""
+def read_text(blob: bytes, *, source: str, keywords: set[str] | None = None) -> dict[str, str]:
+    """Keyword -> text of the text chunks named in `keywords` (default: all), the first chunk
+    winning when a keyword repeats. Other chunks are never unpacked."""
     texts: dict[str, str] = {}
     for kind, data in iter_chunks(blob, source=source):
         decode = TEXT_CHUNKS.get(kind)
         if decode is None:
             continue
+        keyword = _split_keyword(data)[0]
+        if keyword in texts or (keywords is not None and keyword not in keywords):
+            continue
         try:
-            keyword, text = decode(data)
+            texts[keyword] = decode(data)[1]
+        except TextTooLarge:
+            raise UserError(
+                f"has a compressed '{keyword}' text chunk that unpacks to more than {MAX_TEXT_BYTES // 2**20} MB, "
+                "far more than any character card; refused",
+                where=source,
+            ) from None
         except (zlib.error, UnicodeDecodeError, IndexError):
             raise UserError(f"has a damaged {kind.decode('latin-1')} text chunk; get the file again", where=source) from None
-        texts.setdefault(keyword, text)
     return texts
 
 
