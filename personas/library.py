@@ -4,6 +4,11 @@ that teaches a model the voice) and the cards a person imported,
 kept as `HEARTH_HOME/personas/<slug>.json` with `<slug>.png` beside it when the card came
 with a portrait.
 
+A built-in may also carry the same character in another language beside its card:
+`card.<language>.json` (or `.png`) and `dialogues.<language>.jsonl`, e.g. `card.en.json` for
+an English base model. `find_persona(name, language="en")` picks that card; a language the
+persona has no card for gets its own card.
+
 Importing checks the whole card first and writes both files through temporary names, so a
 malformed card leaves nothing behind and an interrupted import never looks finished.
 """
@@ -16,8 +21,10 @@ from pathlib import Path
 
 from hearth.atomic import atomic_path
 from hearth.errors import UserError
+from hearth.language import LANGUAGES
 from hearth.paths import hearth_home
 from personas.card import Card, card_json, load_card
+from personas.prompt import card_language
 
 BUILTIN_ROOT = Path(__file__).resolve().parent
 BUILTIN_CARD_FILES = ("card.json", "card.png")
@@ -34,6 +41,16 @@ class PersonaEntry:
     dialogues: Path | None = None  # a built-in's training conversations (chat `messages` JSONL)
     problem: str | None = None  # why the card file cannot be read, if it cannot
     aliases: tuple[str, ...] = field(default=(), compare=False, repr=False)
+    # (language, card file) for each card of the persona, its own card (`path`) first
+    cards: tuple[tuple[str, Path], ...] = ()
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        return tuple(language for language, _ in self.cards)
+
+    def card_path(self, language: str | None = None) -> Path:
+        """The card file in `language` when the persona has one, else its own card."""
+        return dict(self.cards).get(language, self.path)
 
 
 def imported_dir() -> Path:
@@ -45,26 +62,46 @@ def slugify(text: str) -> str:
     return re.sub(r"[\W_]+", "-", text.strip().lower()).strip("-")
 
 
-def _entry(name: str, source: str, path: Path, portrait: Path, dialogues: Path | None = None) -> PersonaEntry:
+def _entry(
+    name: str, source: str, path: Path, portrait: Path, dialogues: Path | None = None, translations: dict | None = None
+) -> PersonaEntry:
+    """`translations`: language -> card file of the same character in another language."""
     try:
         card = load_card(path)
+        others = {language: load_card(file) for language, file in (translations or {}).items()}
     except UserError as exc:
         # One damaged import must not hide every other persona; using it names the problem.
         return PersonaEntry(name, "?", source, path, portrait, dialogues, str(exc), (name.casefold(),))
-    names = {name, card.name, slugify(card.name), card.nickname or ""}
+    own = card_language(card)
+    cards = ((own, path), *((language, file) for language, file in (translations or {}).items() if language != own))
+    names = {name} | {alias for each in (card, *others.values()) for alias in _names(each)}
     aliases = tuple(sorted(alias.casefold() for alias in names if alias))
-    return PersonaEntry(name, card.name, source, path, portrait, dialogues, None, aliases)
+    return PersonaEntry(name, card.name, source, path, portrait, dialogues, None, aliases, cards)
+
+
+def _names(card: Card) -> tuple[str, ...]:
+    return card.name, slugify(card.name), card.nickname or ""
+
+
+def _first_file(folder: Path, names) -> Path | None:
+    return next((folder / n for n in names if (folder / n).is_file()), None)
+
+
+def _translations(folder: Path) -> dict[str, Path]:
+    """language -> `card.<language>.json|png` in a built-in's folder."""
+    found = {language: _first_file(folder, (f"card.{language}{suffix}" for suffix in CARD_SUFFIXES))
+             for language in LANGUAGES}
+    return {language: path for language, path in found.items() if path is not None}
 
 
 def builtin_personas() -> list[PersonaEntry]:
     entries = []
     for folder in sorted(p for p in BUILTIN_ROOT.iterdir() if p.is_dir()):
-        card_file = next((folder / n for n in BUILTIN_CARD_FILES if (folder / n).is_file()), None)
+        card_file = _first_file(folder, BUILTIN_CARD_FILES)
         if card_file is not None:
             dialogues = folder / "dialogues.jsonl"
-            entries.append(
-                _entry(folder.name, "builtin", card_file, folder / "avatar.png", dialogues if dialogues.is_file() else None)
-            )
+            entries.append(_entry(folder.name, "builtin", card_file, folder / "avatar.png",
+                                  dialogues if dialogues.is_file() else None, _translations(folder)))
     return entries
 
 
@@ -80,8 +117,9 @@ def list_personas() -> list[PersonaEntry]:
     return builtin_personas() + imported_personas()
 
 
-def load_entry(entry: PersonaEntry) -> Card:
-    card = load_card(entry.path)  # a damaged file raises its own clear error here
+def load_entry(entry: PersonaEntry, language: str | None = None) -> Card:
+    """The persona's card in `language` when it has one, else its own card."""
+    card = load_card(entry.card_path(language))  # a damaged file raises its own clear error here
     if card.image is None and entry.portrait.is_file():
         card.image = entry.portrait.read_bytes()
     return card
@@ -98,15 +136,16 @@ def find_entry(name: str) -> PersonaEntry | None:
     return next((entry for entry in list_personas() if wanted in entry.aliases), None)
 
 
-def find_persona(name_or_path) -> Card:
-    """A built-in (`linzhi` or `林栀`), an imported persona (slug or character name), or a
-    card file path. Unknown names are a UserError that lists the known ones."""
+def find_persona(name_or_path, language: str | None = None) -> Card:
+    """A built-in (`linzhi`, `林栀` or `Lin Zhi`), an imported persona (slug or character name), or a
+    card file path; in `language` when the persona has a card in it. Unknown names are a UserError
+    that lists the known ones."""
     candidate = Path(str(name_or_path)).expanduser()
     if candidate.is_file():
         return load_card(candidate)
     entry = find_entry(str(name_or_path))
     if entry is not None:
-        return load_entry(entry)
+        return load_entry(entry, language)
     if candidate.suffix.lower() in CARD_SUFFIXES or "/" in str(name_or_path):
         raise UserError("no such card file", where=str(candidate))
     raise UserError(

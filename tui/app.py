@@ -25,14 +25,14 @@ class HearthApp(App):
     SCREENS = {"home": HomeScreen}
     BINDINGS = [Binding("ctrl+q", "quit", "quit", show=False, priority=True)]
 
-    def __init__(self, engine_settings=None, user_name: str = "你", driver_class=None):
+    def __init__(self, engine_settings=None, user_name: str | None = None, driver_class=None):
         """`engine_settings` (companion.settings.EngineSettings) are the sampling and context settings
         every chat starts from; the model path is filled in by the chat screen."""
         super().__init__(driver_class=driver_class)
         from companion.settings import EngineSettings
 
         self.engine_settings = engine_settings or EngineSettings()
-        self.user_name = user_name
+        self.user_name = user_name  # None: 你 or User by the persona card's language (companion.persona_choice)
         self.engines = EngineHolder()
         self.home_dir = hearth_home()
         self._store = None

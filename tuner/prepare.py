@@ -1,5 +1,6 @@
 """Turn loaded conversations into tokenized train/eval sets with assistant-only labels, and the
-data report (`data-report.json`): rows kept and rejected, token-length percentiles, truncations."""
+data report (`data-report.json`): rows kept and rejected, token-length percentiles, truncations, and
+the language the kept rows are written in (chat and tarot pick their card and prompt by it)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from dataclasses import dataclass
 from importlib import resources
 
 from hearth.errors import UserError
+from hearth.language import text_language
 from tuner.data import LoadedData
 from tuner.masking import IGNORE_INDEX, TemplateError, encode_conversation, end_of_turn_token
 from tuner.recipe import Recipe
@@ -15,7 +17,9 @@ from tuner.recipe import Recipe
 # Datasets shipped with hearth, named in recipes as `builtin:<name>`: name -> (package, file).
 BUILTIN_DATASETS = {
     "linzhi": ("personas", "linzhi/dialogues.jsonl"),
+    "linzhi-en": ("personas", "linzhi/dialogues.en.jsonl"),
     "tarot-sample": ("spreads", "readings-sample.jsonl"),
+    "tarot-sample-en": ("spreads", "readings-sample-en.jsonl"),
 }
 BUILTIN_PREFIX = "builtin:"
 PERCENTILES = (50, 90, 99)
@@ -66,6 +70,13 @@ def with_system_prompt(messages: list[dict], system_prompt: str) -> list[dict]:
     return messages
 
 
+def data_language(conversations: list[list[dict]]) -> str:
+    """"zh" or "en": the language of the replies the model learns (hearth.language decides). Replies
+    only, because prompts can be in another language than what is learnt (a fixed tarot instruction)."""
+    return text_language(" ".join(m["content"] for messages in conversations for m in messages
+                                  if m["role"] == "assistant"))
+
+
 def prepare(loaded: LoadedData, tokenizer, recipe: Recipe) -> PreparedData:
     """Tokenize every conversation; split off the eval set; build the report."""
     eot = end_of_turn_token(tokenizer)
@@ -105,5 +116,6 @@ def prepare(loaded: LoadedData, tokenizer, recipe: Recipe) -> PreparedData:
         "token_length": length_stats(lengths),
         "assistant_tokens": sum(sum(1 for t in r["labels"] if t != IGNORE_INDEX) for r, _ in rows),
         "end_of_turn_token": eot,
+        "language": data_language([m for _, m in rows]),
     }
     return PreparedData([r for r, _ in train_part], [r for r, _ in eval_part], [m for _, m in eval_part], report)

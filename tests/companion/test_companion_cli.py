@@ -182,7 +182,7 @@ def test_demo_chat_prints_two_turns_with_linzhi_and_stores_them(scripted_gguf):
     console = Console(file=buffer, width=100, highlight=False, color_system=None)
     chat_id = chat_command.demo_chat(scripted_gguf, console=console)
     transcript = buffer.getvalue()
-    for line in chat_command.DEMO_TURNS:
+    for line in chat_command.DEMO_TURNS["zh"]:
         assert f"你 › {line}" in transcript
     assert transcript.count("林栀 › ") == 3  # the greeting and two replies
     with HistoryStore() as store:

@@ -22,6 +22,7 @@ from rich.markup import escape
 from rich.text import Text
 
 from hearth.errors import UserError
+from hearth.language import LANGUAGES
 
 # Engine settings a flag can override: (flag, settings field, type, help).
 ENGINE_FLAGS = (
@@ -37,7 +38,11 @@ ENGINE_FLAGS = (
     ("--lora-scale", "lora_scale", float, "strength of the --lora adapter"),
 )
 
-DEMO_TURNS = ("今天下雨了，我在你店里躲一会儿。", "你最喜欢店里的哪盆植物？")
+# `make demo`'s two messages, in the language of the persona's card.
+DEMO_TURNS = {
+    "zh": ("今天下雨了，我在你店里躲一会儿。", "你最喜欢店里的哪盆植物？"),
+    "en": ("It's pouring outside. Mind if I hide in your shop for a bit?", "Which plant in the shop is your favourite?"),
+}
 
 
 def make_console(stderr: bool = False) -> Console:
@@ -67,35 +72,38 @@ def engine_settings(args: argparse.Namespace, stored: dict | None = None):
     return base.replace(model_path=model_path, lora_path=lora, **overrides)
 
 
-def _persona_prompt(name: str, user_name: str):
-    from personas.library import find_persona
-    from personas.prompt import render_persona
+def _chat_persona(name: str, settings, user_name: str | None, language: str | None = None):
+    """The persona's card in the language asked for, else in the language of the run behind the model."""
+    from companion.persona_choice import chat_persona
 
-    card = find_persona(name)
-    return render_persona(card, user_name=user_name), card.name
+    return chat_persona(name, model_path=settings.model_path, lora_path=settings.lora_path, language=language,
+                        user_name=user_name)
 
 
 def open_session(args: argparse.Namespace, console: Console):
     from companion.engine import Engine
     from companion.history import HistoryStore
+    from companion.persona_choice import default_user_name, model_language
     from companion.session import ChatSession
 
     store = HistoryStore()
     record = store.chat(args.resume) if args.resume is not None else None
     settings = engine_settings(args, stored=record.settings if record else None)
-    persona, persona_name = None, ""
+    persona, persona_name, user_name = None, "", args.user
     wanted = args.persona or (record.persona if record else None)
     if wanted:
         try:
-            persona, persona_name = _persona_prompt(wanted, args.user)
+            chosen = _chat_persona(wanted, settings, args.user, getattr(args, "language", None))
+            persona, persona_name, user_name = chosen.prompt, chosen.name, chosen.user_name
         except UserError:
             if args.persona or record is None:
                 raise
             console.print(f"[dim]persona '{wanted}' is not installed any more; using the chat's stored prompt[/]")
+    user_name = user_name or default_user_name(model_language(settings.model_path, settings.lora_path))
     engine = Engine(settings)
     if record is not None:
-        return ChatSession.resume(engine, store, record.id, persona=persona, user_name=args.user)
-    return ChatSession(engine, store, persona=persona, persona_name=persona_name, user_name=args.user)
+        return ChatSession.resume(engine, store, record.id, persona=persona, user_name=user_name)
+    return ChatSession(engine, store, persona=persona, persona_name=persona_name, user_name=user_name)
 
 
 # -- showing a reply -----------------------------------------------------------------------------
@@ -235,9 +243,9 @@ class ChatRepl:
         if not rest:
             self.console.print(f"talking to {self.speaker}; /persona NAME switches")
             return
-        prompt, name = _persona_prompt(rest, self.session.user_name)
-        self.session.set_persona(prompt, name)
-        self.console.print(Text(f"new chat #{self.session.chat_id} with {name}", style="dim"))
+        chosen = _chat_persona(rest, self.session.engine.settings, self.session.user_name)
+        self.session.set_persona(chosen.prompt, chosen.name)
+        self.console.print(Text(f"new chat #{self.session.chat_id} with {chosen.name}", style="dim"))
         self.show_turns(self.session.turns)
 
     def _save(self, rest: str) -> None:
@@ -294,19 +302,22 @@ def piped_chat(args: argparse.Namespace) -> int:
     return 0
 
 
-def demo_chat(model_path, console: Console | None = None, turns=DEMO_TURNS, persona: str = "linzhi") -> int:
-    """`make demo`'s chat: 林栀 greets, two scripted messages get streamed replies, all of it is
-    printed and stored in HEARTH_HOME/history.db. Returns the chat id."""
+def demo_chat(model_path, console: Console | None = None, turns=None, persona: str = "linzhi") -> int:
+    """`make demo`'s chat: 林栀 greets (in the language of the model's run), two scripted messages
+    (`turns`, default: DEMO_TURNS in that language) get streamed replies, all of it is printed and
+    stored in HEARTH_HOME/history.db. Returns the chat id."""
     from companion.engine import Engine
     from companion.history import HistoryStore
     from companion.session import ChatSession, Turn
     from companion.settings import EngineSettings
 
     console = console or make_console()
-    prompt, name = _persona_prompt(persona, "你")
     settings = EngineSettings(model_path=Path(model_path), n_ctx=2048, max_reply_tokens=96, seed=7)
+    chosen = _chat_persona(persona, settings, None)
+    turns = turns if turns is not None else DEMO_TURNS[chosen.language]
     with Engine(settings) as engine, HistoryStore() as store:
-        session = ChatSession(engine, store, persona=prompt, persona_name=name)
+        session = ChatSession(engine, store, persona=chosen.prompt, persona_name=chosen.name,
+                              user_name=chosen.user_name)
         repl = ChatRepl(session, console, read_line=input)
         repl.show_turns(session.turns)
         for text in turns:
@@ -327,7 +338,9 @@ def register(subparsers) -> None:
     chat.add_argument("--lora", help="a GGUF LoRA adapter to apply")
     chat.add_argument("--resume", type=int, metavar="CHAT_ID", help="continue a stored chat")
     chat.add_argument("--settings", metavar="YAML", help="engine settings file (flags override it)")
-    chat.add_argument("--user", default="你", help="your name in the persona's prompt (default: 你)")
+    chat.add_argument("--language", choices=LANGUAGES,
+                      help="the persona's card in this language (default: the language of the model's run)")
+    chat.add_argument("--user", help="your name in the persona's prompt (default: 你, or User with an English card)")
     chat.add_argument("--hide-thinking", action="store_true", help="do not show <think> reasoning")
     for flag, field, kind, help_text in ENGINE_FLAGS:
         chat.add_argument(flag, dest=field, type=kind, metavar="N" if kind is int else "X", help=help_text)

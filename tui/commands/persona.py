@@ -9,9 +9,11 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from companion.persona_choice import default_user_name
+from hearth.language import LANGUAGES
 from personas.card import save_card
 from personas.library import find_persona, import_card, list_personas
-from personas.prompt import render_persona
+from personas.prompt import card_language, render_persona
 
 
 def _console() -> Console:
@@ -20,11 +22,11 @@ def _console() -> Console:
 
 def list_command(args: argparse.Namespace) -> int:
     table = Table(title="personas", title_justify="left")
-    for column in ("name", "character", "source", "card file"):
+    for column in ("name", "character", "languages", "source", "card file"):
         table.add_column(column, overflow="fold")
     for entry in list_personas():
         character = Text(f"unreadable: {entry.problem}", style="red") if entry.problem else Text(entry.character)
-        table.add_row(Text(entry.name), character, entry.source, Text(str(entry.path)))
+        table.add_row(Text(entry.name), character, ", ".join(entry.languages), entry.source, Text(str(entry.path)))
     _console().print(table)
     return 0
 
@@ -37,6 +39,7 @@ def _facts(card) -> Table:
         ("name", card.name),
         ("nickname", card.nickname or ""),
         ("spec", card.spec),
+        ("language", card_language(card)),
         ("creator", card.creator),
         ("version", card.character_version),
         ("tags", ", ".join(card.tags)),
@@ -60,11 +63,11 @@ def _section(title: str, body: str) -> Panel | None:
 
 
 def show_command(args: argparse.Namespace) -> int:
-    card = find_persona(args.name)
+    card = find_persona(args.name, language=args.language)
     console = _console()
     console.print(_facts(card))
     if args.prompt:
-        prompt = render_persona(card, user_name=args.user)
+        prompt = render_persona(card, user_name=args.user or default_user_name(card_language(card)))
         examples = "\n\n".join(
             "\n".join(f"{m['role']}: {m['content']}" for m in block) for block in prompt.examples
         )
@@ -94,7 +97,7 @@ def import_command(args: argparse.Namespace) -> int:
 
 
 def export_command(args: argparse.Namespace) -> int:
-    card = find_persona(args.name)
+    card = find_persona(args.name, language=args.language)
     path = save_card(card, args.out, spec=args.spec)
     what = "PNG with chara (V2) and ccv3 (V3) chunks" if path.suffix.lower() == ".png" else f"{card.to_dict(args.spec)['spec']} JSON"
     _console().print(Text(f"wrote {card.name} to {path} ({what})"))
@@ -111,7 +114,8 @@ def register(subparsers) -> None:
     show = commands.add_parser("show", help="one persona's card")
     show.add_argument("name", help="persona name (linzhi, 林栀, an imported one) or a card file")
     show.add_argument("--prompt", action="store_true", help="show the prompt the model gets instead of the raw card")
-    show.add_argument("--user", default="你", help="the person's name for {{user}} in --prompt (default: 你)")
+    show.add_argument("--language", choices=LANGUAGES, help="the persona's card in this language, when it has one")
+    show.add_argument("--user", help="the person's name for {{user}} in --prompt (default: 你, or User in English)")
     show.set_defaults(func=show_command)
 
     importing = commands.add_parser("import", help="check a card (.png or .json) and keep a copy")
@@ -124,4 +128,5 @@ def register(subparsers) -> None:
     export.add_argument("name", help="persona name or a card file")
     export.add_argument("out", help="where to write; .png carries both V2 and V3, .json one of them")
     export.add_argument("--spec", choices=("v2", "v3"), help="JSON shape (default: the card's own)")
+    export.add_argument("--language", choices=LANGUAGES, help="the persona's card in this language, when it has one")
     export.set_defaults(func=export_command)

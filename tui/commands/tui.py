@@ -22,5 +22,6 @@ def run_tui(args) -> int:
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("tui", help="the terminal app: runs, personas, chats, training, export")
-    parser.add_argument("--user", default="你", help="your name in the chats, for {{user}} in cards (default: 你)")
+    parser.add_argument("--user", help="your name in the chats, for {{user}} in cards "
+                        "(default: 你, or User with an English card)")
     parser.set_defaults(func=run_tui)

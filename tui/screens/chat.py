@@ -50,21 +50,23 @@ def batched(chunks: Iterable[Chunk], interval: float = FLUSH_INTERVAL_S) -> Iter
         yield Chunk("".join(pending), kind)
 
 
-def open_chat_session(engine, store, persona: str, resume: int | None, user_name: str):
+def open_chat_session(engine, store, persona: str, resume: int | None, user_name: str | None):
     """A new chat with `persona` (a personas.library name; NO_PERSONA for none), or chat `resume`
-    continued — with its persona's current card when that persona is still installed."""
+    continued — with its persona's current card when that persona is still installed. The card is the
+    one in the language of the model's run when the persona has it (companion.persona_choice)."""
+    from companion.persona_choice import chat_persona, default_user_name, model_language
     from companion.session import ChatSession
-    from personas.library import find_entry, load_entry
-    from personas.prompt import render_persona
+    from personas.library import find_entry
 
-    entry = find_entry(persona) if persona != NO_PERSONA else None
-    card = load_entry(entry) if entry is not None else None
+    settings = engine.settings
+    chosen = (chat_persona(persona, model_path=settings.model_path, lora_path=settings.lora_path, user_name=user_name)
+              if persona != NO_PERSONA and find_entry(persona) is not None else None)
+    prompt = chosen.prompt if chosen is not None else None
+    user = chosen.user_name if chosen is not None else (
+        user_name or default_user_name(model_language(settings.model_path, settings.lora_path)))
     if resume is not None:
-        prompt = render_persona(card, user_name=user_name) if card is not None else None
-        return ChatSession.resume(engine, store, resume, persona=prompt, user_name=user_name)
-    if card is not None:
-        return ChatSession.with_card(engine, store, card, user_name=user_name)
-    return ChatSession(engine, store, user_name=user_name)
+        return ChatSession.resume(engine, store, resume, persona=prompt, user_name=user)
+    return ChatSession(engine, store, persona=prompt, persona_name=chosen.name if chosen else "", user_name=user)
 
 
 class ChatScreen(Screen):
