@@ -23,8 +23,9 @@ from typing import Callable
 import gguf
 import numpy as np
 
+from exporter.bos_eos import hf_additions
 from exporter.chat_template import load_chat_template, render, special_token_texts
-from hearth.llama import native_output, open_llama
+from hearth.llama import eval_logits, native_output, open_llama
 
 TOKENIZER_PROBES = (
     "你好，今天过得怎么样？我很好，谢谢。塔罗牌：愚人（正位），星币十（逆位）。",
@@ -60,6 +61,18 @@ def file_type_name(path: Path) -> str:
 def _gguf_field(path: Path, key: str):
     field_ = gguf.GGUFReader(path).fields.get(key)
     return field_.contents() if field_ is not None else None
+
+
+def special_additions(reference: "HFReference", gguf_path: Path) -> dict:
+    """The GGUF's add_bos/add_eos flags (and the tokens they add) against what the HF tokenizer adds."""
+    before, after = hf_additions(reference.tokenizer)
+    fields = {key: _gguf_field(gguf_path, key) for key in (
+        gguf.Keys.Tokenizer.ADD_BOS, gguf.Keys.Tokenizer.ADD_EOS, gguf.Keys.Tokenizer.BOS_ID, gguf.Keys.Tokenizer.EOS_ID)}
+    gguf_before = [int(fields[gguf.Keys.Tokenizer.BOS_ID])] if fields[gguf.Keys.Tokenizer.ADD_BOS] else []
+    gguf_after = [int(fields[gguf.Keys.Tokenizer.EOS_ID])] if fields[gguf.Keys.Tokenizer.ADD_EOS] else []
+    return {"passed": (before, after) == (gguf_before, gguf_after), "hf_bos": before, "hf_eos": after,
+            "gguf_add_bos": fields[gguf.Keys.Tokenizer.ADD_BOS], "gguf_add_eos": fields[gguf.Keys.Tokenizer.ADD_EOS],
+            "gguf_bos": gguf_before, "gguf_eos": gguf_after}
 
 
 @dataclass
@@ -122,13 +135,6 @@ def tokenizer_parity(reference: HFReference, llm) -> dict:
     return {"passed": not mismatches, "probes": len(probes), "mismatches": mismatches}
 
 
-def _gguf_logits(llm, ids: list[int]) -> np.ndarray:
-    with native_output():
-        llm.reset()
-        llm.eval(ids)
-    return np.array(llm.scores[: len(ids)], dtype=np.float32)
-
-
 def compare_logits(expected: np.ndarray, got: np.ndarray, tie: float) -> dict:
     """Argmax agreement and max |difference| between two (positions, vocab) logit arrays."""
     n_vocab = min(expected.shape[1], got.shape[1])
@@ -155,7 +161,7 @@ def probe_prompts(model_dir: Path) -> list[str]:
 
 
 def logits_parity(reference: HFReference, llm, tie: float) -> dict:
-    parts = [compare_logits(reference.logits(ids), _gguf_logits(llm, ids), tie)
+    parts = [compare_logits(reference.logits(ids), eval_logits(llm, ids), tie)
              for ids in (reference.ids(p) for p in probe_prompts(reference.model_dir))]
     result = _merge(parts)
     return {"passed": result["argmax_mismatches"] == 0, **result, "tie_tolerance": tie}
@@ -190,7 +196,7 @@ def token_windows(llm, texts: list[str]) -> list[list[int]]:
 
 
 def perplexity(llm, windows: list[list[int]]) -> float:
-    return perplexity_of([(_gguf_logits(llm, w), w) for w in windows])
+    return perplexity_of([(eval_logits(llm, w), w) for w in windows])
 
 
 def stop_check(llm, messages: list[dict], eos_text: str | None) -> dict:
@@ -245,6 +251,7 @@ def verify_gguf(model_dir, gguf_path, *, emit: Emit | None = None, context: Veri
     kind = file_type_name(gguf_path)
     report: dict = {"file": gguf_path.name, "type": kind.lower()}
     eos_id = _gguf_field(gguf_path, gguf.Keys.Tokenizer.EOS_ID)
+    report["specials"] = special_additions(context.reference, gguf_path)
     with open_llama(gguf_path, logits_all=True, n_ctx=N_CTX, seed=0) as llm:
         emit("stage", message=f"verifying {gguf_path.name}: tokenizer parity")
         report["tokenizer"] = tokenizer_parity(context.reference, llm)
@@ -258,7 +265,7 @@ def verify_gguf(model_dir, gguf_path, *, emit: Emit | None = None, context: Veri
         eos_text = llm.detokenize([int(eos_id)], special=True).decode("utf-8", "replace") if eos_id is not None else None
         report["stop"] = stop_check(llm, stop_messages(context.model_dir, context.heldout, context.system_prompt),
                                     eos_text)
-    report["passed"] = all(report[k]["passed"] for k in ("tokenizer", "logits", "stop") if k in report)
+    report["passed"] = all(report[k]["passed"] for k in ("specials", "tokenizer", "logits", "stop") if k in report)
     return report
 
 
@@ -283,9 +290,9 @@ def verify_lora(merged_gguf: Path, base_gguf: Path, lora_gguf: Path, model_dir: 
     reference = HFReference(Path(model_dir))
     prompts = [reference.ids(p) for p in probe_prompts(Path(model_dir))]
     with open_llama(merged_gguf, logits_all=True, n_ctx=N_CTX) as llm:
-        merged = [_gguf_logits(llm, ids) for ids in prompts]
+        merged = [eval_logits(llm, ids) for ids in prompts]
     with open_llama(base_gguf, logits_all=True, n_ctx=N_CTX, lora_path=str(lora_gguf)) as llm:
-        adapted = [_gguf_logits(llm, ids) for ids in prompts]
+        adapted = [eval_logits(llm, ids) for ids in prompts]
     result = _merge([compare_logits(m, a, TIE_TOLERANCE["F16"]) for m, a in zip(merged, adapted)])
     return {"passed": result["argmax_mismatches"] == 0, **result}
 
@@ -293,6 +300,11 @@ def verify_lora(merged_gguf: Path, base_gguf: Path, lora_gguf: Path, model_dir: 
 def summary_lines(report: dict) -> list[str]:
     """One line per check, for a terminal."""
     lines = []
+    specials = report.get("specials")
+    if specials:
+        lines.append(f"bos/eos added: hf {specials['hf_bos']}/{specials['hf_eos']}, gguf {specials['gguf_bos']}/"
+                     f"{specials['gguf_eos']} (add_bos={specials['gguf_add_bos']}, add_eos={specials['gguf_add_eos']})"
+                     f"{'' if specials['passed'] else ' DIFFER'}")
     tok = report.get("tokenizer")
     if tok:
         lines.append(f"tokenizer parity: {tok['probes'] - len(tok['mismatches'])}/{tok['probes']} probes identical")

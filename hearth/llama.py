@@ -87,3 +87,13 @@ def open_llama(path: Path, **kwargs) -> Iterator["llama_cpp.Llama"]:  # noqa: F8
     finally:
         with native_output():
             llm.close()
+
+
+def eval_logits(llm, ids: list[int]):
+    """The logits llama.cpp gives at every position of `ids` (the Llama was opened with logits_all=True)."""
+    import numpy as np
+
+    with native_output():
+        llm.reset()
+        llm.eval(ids)
+    return np.array(llm.scores[: len(ids)], dtype=np.float32)

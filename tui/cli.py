@@ -21,6 +21,7 @@ COMMAND_MODULES = {
     "base": "offline base models",
     "data": "dataset checks",
     "train": "training runs and merging",
+    "eval": "a run's tuned model against its base, measured side by side",
     "export": "GGUF conversion, quantization, verification",
     "persona": "character cards",
     "chat": "talking to a model",

@@ -1,0 +1,71 @@
+"""`hearth eval RUN`: did it learn the voice? The tuned model against its base (and its GGUFs) on the run's held-out
+conversations, measured, with the replies side by side; `hearth eval --compare RUN_A RUN_B` sets two runs' evals
+next to each other.
+
+The eval runs as a child process (`python -m tuner eval RUN_DIR`) whose events are drawn here; it writes
+runs/<id>/eval/eval.json and eval.md.
+"""
+
+from __future__ import annotations
+
+from rich.console import Console
+
+from hearth.errors import UserError
+from hearth.paths import resolve_run
+
+console = Console(highlight=False)
+
+
+def run_eval(run, *, prompts: int | None = None, seed: int = 0, prompts_file=None, ggufs=(), quant: str = "",
+             max_tokens: int | None = None, title: str = "eval"):
+    """Evaluate one run in a child process and return its EvalReport (the demo calls this too)."""
+    from tui.progress import run_job
+    from tuner.evaluate import EvalReport
+    from tuner.evaluate.run import check_inputs
+
+    paths = resolve_run(run)
+    quants = [q.strip() for q in quant.split(",") if q.strip()]
+    check_inputs(paths, prompts_file, ggufs, quants)  # bad input: one line and exit 2, before a model loads
+    args = ["eval", str(paths.root), "--seed", str(seed)]
+    args += ["-n", str(prompts)] if prompts is not None else []
+    args += ["--prompts", str(prompts_file)] if prompts_file else []
+    args += [item for path in ggufs for item in ("--gguf", str(path))]
+    args += ["--quant", ",".join(quants)] if quants else []
+    args += ["--max-tokens", str(max_tokens)] if max_tokens else []
+    return EvalReport.from_json(run_job("tuner", args, title)["report"])
+
+
+def evaluate(args) -> int:
+    from tui.eval_view import compare_table, print_eval
+
+    options = dict(prompts=args.n, seed=args.seed, prompts_file=args.prompts, ggufs=args.gguf or (),
+                   quant=args.quant or "", max_tokens=args.max_tokens)
+    if args.compare:
+        if args.run:
+            raise UserError("give either RUN or --compare RUN_A RUN_B, not both")
+        from tuner.evaluate.compare import compare_reports
+
+        if args.gguf or args.quant:
+            raise UserError("--compare measures the two runs' tuned models; --gguf and --quant are for one run")
+        first, second = (run_eval(run, title=f"eval {run}", **options) for run in args.compare)
+        console.print(compare_table(compare_reports(first, second)))
+        return 0
+    if not args.run:
+        raise UserError("name a run to evaluate (`hearth runs` lists them), or --compare RUN_A RUN_B")
+    report = run_eval(args.run, **options)
+    print_eval(console, report)
+    console.print(f"wrote {resolve_run(args.run).root / 'eval' / 'eval.json'} and eval.md")
+    return 0
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("eval", help="a run's tuned model against its base, measured side by side")
+    p.add_argument("run", nargs="?", help="run id or run directory")
+    p.add_argument("--compare", nargs=2, metavar=("RUN_A", "RUN_B"), help="two runs' evals side by side")
+    p.add_argument("-n", type=int, default=None, help="prompts to answer (default 4)")
+    p.add_argument("--seed", type=int, default=0, help="which prompts, and the sampling seed of every side")
+    p.add_argument("--prompts", metavar="FILE", help="JSON lines: {messages} or {prompt, reference?} per line")
+    p.add_argument("--gguf", action="append", metavar="FILE", help="a GGUF file as one more side (repeatable)")
+    p.add_argument("--quant", metavar="TYPES", help="the run's exported GGUFs as sides, e.g. q4_k_m,q8_0")
+    p.add_argument("--max-tokens", type=int, help="reply budget in tokens (default: twice the longest reference)")
+    p.set_defaults(func=evaluate)
