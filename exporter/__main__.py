@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from hearth import offline
 from hearth.errors import UserError
 from hearth.events import emit
 
@@ -86,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    offline.apply()  # before any Hugging Face library is imported: no telemetry, no hub look-ups
     args = build_parser().parse_args(argv)
     try:
         result = args.func(args)

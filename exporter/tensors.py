@@ -7,8 +7,6 @@ converter's memory stays near one block of rows however large the model is.
 
 from __future__ import annotations
 
-import json
-import struct
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -16,6 +14,7 @@ from typing import Iterator
 import numpy as np
 
 from hearth.errors import UserError
+from hearth.weights import safetensors_files, safetensors_header
 
 # safetensors dtype → how its bytes are read and widened to float32
 _FLOAT_DTYPES: dict[str, np.dtype] = {
@@ -77,15 +76,10 @@ def _to_float32(raw: np.ndarray, dtype: str) -> np.ndarray:
 
 
 def read_header(file: Path) -> dict[str, SourceTensor]:
-    """The tensors listed in one safetensors file's JSON header."""
-    with open(file, "rb") as f:
-        (header_len,) = struct.unpack("<Q", f.read(8))
-        header = json.loads(f.read(header_len))
-    data_start = 8 + header_len
+    """The tensors listed in one safetensors file's JSON header (checked by hearth.weights first)."""
+    header, data_start = safetensors_header(file)
     tensors = {}
     for name, info in header.items():
-        if name == "__metadata__":
-            continue
         if info["dtype"] not in _FLOAT_DTYPES:
             raise UserError(f"tensor '{name}' is stored as {info['dtype']}; hearth converts float weights "
                             "(F32, F16, BF16) — save the model unquantized", where=str(file))
@@ -95,19 +89,8 @@ def read_header(file: Path) -> dict[str, SourceTensor]:
 
 
 def model_tensors(model_dir: Path) -> dict[str, SourceTensor]:
-    """Every tensor of a model directory, across shards."""
-    model_dir = Path(model_dir)
-    index = model_dir / "model.safetensors.index.json"
-    if index.is_file():
-        shard_names = sorted(set(json.loads(index.read_text(encoding="utf-8"))["weight_map"].values()))
-        files = [model_dir / name for name in shard_names]
-    else:
-        files = sorted(model_dir.glob("*.safetensors"))
-    if not files:
-        found = ", ".join(sorted(p.name for p in model_dir.glob("*.bin"))) or "no weights"
-        raise UserError(f"no .safetensors weights here (found {found}); hearth loads safetensors only — "
-                        "re-save the model with `save_pretrained(..., safe_serialization=True)`", where=str(model_dir))
+    """Every tensor of a model directory, across shards (safetensors only: a pickle-only directory is refused)."""
     tensors: dict[str, SourceTensor] = {}
-    for file in files:
+    for file in safetensors_files(Path(model_dir)):
         tensors.update(read_header(file))
     return tensors

@@ -13,6 +13,7 @@ import sys
 
 from rich.console import Console
 
+from hearth import offline
 from hearth.errors import UserError
 
 # Module name in tui.commands -> what it holds. Order is the order of `hearth --help`.
@@ -53,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    offline.apply()  # no telemetry and no hub look-ups here or in any child (hearth/offline.py)
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.verbose:

@@ -11,6 +11,7 @@ import argparse
 import sys
 import traceback
 
+from hearth import offline
 from hearth.errors import UserError
 from hearth.events import emit, route_events_to
 from hearth.paths import RunPaths
@@ -18,6 +19,7 @@ from tuner.quiet import quiet_hf_libraries
 
 
 def main(argv: list[str] | None = None) -> int:
+    offline.apply()  # before any Hugging Face library is imported: no telemetry, no hub look-ups
     parser = argparse.ArgumentParser(prog="python -m tuner")
     parser.add_argument("job", choices=("train", "merge", "eval"))
     parser.add_argument("run", metavar="RUN_DIR")

@@ -1,6 +1,8 @@
 """Find and load the base model and tokenizer for training: local first, the hub only when named.
 
-Weights load from safetensors; `trust_remote_code` is passed only when the recipe asks for it.
+Weights load from safetensors only (`use_safetensors=True`, and a pickle-only directory is refused
+before transformers sees it); `trust_remote_code` is passed only when the recipe asks for it.
+A hub id is turned into a local directory first (tuner/hub.py), so loading never asks the hub.
 QLoRA loads the base in 4-bit NF4 through bitsandbytes, on CUDA only.
 """
 
@@ -12,6 +14,7 @@ import torch
 
 from hearth.errors import UserError
 from hearth.paths import models_dir
+from hearth.weights import safetensors_files
 from tuner.recipe import Recipe
 from tuner.tiny_base import TINY_NAME, ensure_tiny_base
 
@@ -30,7 +33,7 @@ def resolve_base(name: str) -> str:
         return str(local)
     if name == TINY_NAME:
         return str(ensure_tiny_base())
-    return name  # a hub id: the one place hearth may reach the network
+    return name  # a hub id: local_base turns it into a directory (tuner/hub.py, the one place that may download)
 
 
 def training_dtype(recipe: Recipe) -> torch.dtype:
@@ -41,14 +44,23 @@ def training_dtype(recipe: Recipe) -> torch.dtype:
     return torch.float32
 
 
-def _from_pretrained(loader, base: str, **kwargs):
+def local_base(base: str) -> str:
+    """The directory to load `base` (what resolve_base returned) from: itself, or a hub id's cached/downloaded copy."""
+    if Path(base).is_dir():
+        return base
+    from tuner.hub import hub_model_dir
+
+    return str(hub_model_dir(base))
+
+
+def _from_pretrained(loader, base: str, *, weights: bool = False, **kwargs):
+    source = local_base(base)
+    if weights:
+        safetensors_files(source)  # one line naming the directory, not transformers' pickle fallback
     try:
-        return loader.from_pretrained(base, **kwargs)
+        return loader.from_pretrained(source, **kwargs)
     except OSError as exc:
-        raise UserError(
-            f"cannot load base model '{base}': it is not on disk and could not be downloaded ({str(exc).splitlines()[0]}); "
-            "name a local model directory or use --base tiny-qwen2"
-        ) from None
+        raise UserError(f"cannot load base model '{base}' from {source}: {str(exc).strip().splitlines()[0]}") from None
 
 
 def load_tokenizer(base: str, recipe: Recipe):
@@ -89,7 +101,7 @@ def load_model(base: str, recipe: Recipe):
         kwargs.update(quantization_config=quant, device_map={"": torch.cuda.current_device()})
     # No prepare_model_for_kbit_training for QLoRA: its fp32 upcast of norms, embeddings and head costs
     # ~4 GB on 7B and slows every step, and bf16 LoRA on an NF4 base trains the same (see docs/benchmarks.md).
-    return _from_pretrained(AutoModelForCausalLM, base, **kwargs)
+    return _from_pretrained(AutoModelForCausalLM, base, weights=True, **kwargs)
 
 
 def lora_config(recipe: Recipe):

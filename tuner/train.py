@@ -20,6 +20,7 @@ from tuner.model_loading import load_model, load_tokenizer, lora_config, resolve
 from tuner.prepare import data_files, prepare
 from tuner.progress_events import EventsCallback
 from tuner.recipe import Recipe, embedding_warning, load_recipe
+from tuner.resume import resume_checkpoint
 
 AUTO_BATCH = {True: 8, False: 4}  # has CUDA -> conversations per device per step
 
@@ -104,6 +105,8 @@ def run_training(run: RunPaths, resume: bool = False) -> dict:
     from datasets import Dataset
 
     recipe = load_recipe(str(run.recipe))
+    # Chosen before anything loads: a resume that cannot resume is refused at once, and never starts at step 0.
+    checkpoint = resume_checkpoint(run, lambda message: emit("warning", message=message)) if resume else None
     warning = embedding_warning(recipe)
     if warning:
         emit("warning", message=warning)
@@ -122,7 +125,6 @@ def run_training(run: RunPaths, resume: bool = False) -> dict:
     trainer, fast = build_trainer(recipe, model, tokenizer, Dataset.from_list(data.train_rows),
                                   Dataset.from_list(data.eval_rows) if data.eval_rows else None, run.checkpoints, [events])
     emit("stage", message=f"trainer: {fast.describe()}")
-    checkpoint = run.latest_checkpoint() if resume else None
     try:
         result = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     except torch.cuda.OutOfMemoryError as exc:
