@@ -14,13 +14,10 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 
 from hearth.errors import UserError
 from hearth.events import ChildJob
+from tui.step_lines import StepLines, fmt_number as _fmt
 
 console = Console(highlight=False)
 STDERR_LINES_KEPT = 200
-
-
-def _fmt(value, spec: str) -> str:
-    return format(value, spec) if isinstance(value, (int, float)) else "-"
 
 
 def run_job(module: str, args: list[str], title: str, launcher: list[str] | None = None) -> dict:
@@ -37,6 +34,7 @@ def run_job(module: str, args: list[str], title: str, launcher: list[str] | None
         TextColumn("{task.fields[info]}"),
         TimeRemainingColumn(),
     )
+    plain = None if console.is_terminal else StepLines()  # no live bar off a terminal: say it in lines
     with Progress(*columns, console=console, transient=False) as progress:
         task = progress.add_task(title, total=None, info="starting")
         try:
@@ -49,6 +47,9 @@ def run_job(module: str, args: list[str], title: str, launcher: list[str] | None
                         f"eta {_fmt(event.get('eta_s'), '.0f')}s"
                     )
                     progress.update(task, total=event.get("max_steps"), completed=event.get("step"), info=info)
+                    line = plain.line_for(event) if plain else None
+                    if line:
+                        progress.console.print(f"  {line}")
                 elif kind == "eval":
                     progress.console.print(f"  eval step {event.get('step')}: loss {_fmt(event.get('eval_loss'), '.4f')}")
                 elif kind == "saved":
