@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -25,7 +26,10 @@ import numpy as np
 
 from exporter.bos_eos import hf_additions
 from exporter.chat_template import load_chat_template, render, special_token_texts
+from hearth.errors import UserError
 from hearth.llama import eval_logits, native_output, open_llama
+from hearth.user_paths import user_path
+from hearth.weights import safetensors_files
 
 TOKENIZER_PROBES = (
     "你好，今天过得怎么样？我很好，谢谢。塔罗牌：愚人（正位），星币十（逆位）。",
@@ -51,15 +55,30 @@ STOP_MAX_TOKENS = 128
 Emit = Callable[..., None]
 
 
+def read_gguf(path: Path) -> gguf.GGUFReader:
+    """The file's GGUF reader; a missing, cut short or foreign file is refused in one line."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError("no such GGUF file", where=str(path))
+    with user_path(path, "read"):
+        try:
+            return gguf.GGUFReader(path)
+        except (ValueError, IndexError, KeyError, OverflowError, struct.error) as exc:
+            raise UserError(f"not a complete GGUF file ({str(exc).splitlines()[0][:120]}); it is cut short or damaged",
+                            where=str(path)) from None
+
+
 def file_type_name(path: Path) -> str:
     """'F16', 'Q8_0', 'Q4_K_M', … from general.file_type."""
-    reader = gguf.GGUFReader(path)
-    value = int(reader.fields[gguf.Keys.General.FILE_TYPE].contents())
-    return gguf.LlamaFileType(value).name.removeprefix("MOSTLY_").removeprefix("ALL_")
+    field_ = read_gguf(path).fields.get(gguf.Keys.General.FILE_TYPE)
+    try:
+        return gguf.LlamaFileType(int(field_.contents())).name.removeprefix("MOSTLY_").removeprefix("ALL_")
+    except (AttributeError, TypeError, ValueError):
+        raise UserError("the GGUF file names no known general.file_type", where=str(path)) from None
 
 
 def _gguf_field(path: Path, key: str):
-    field_ = gguf.GGUFReader(path).fields.get(key)
+    field_ = read_gguf(path).fields.get(key)
     return field_.contents() if field_ is not None else None
 
 
@@ -99,7 +118,8 @@ class HFReference:
         from transformers import AutoModelForCausalLM
 
         if self._model is None:
-            self._model = AutoModelForCausalLM.from_pretrained(self.model_dir, dtype=torch.float32).eval()
+            self._model = AutoModelForCausalLM.from_pretrained(self.model_dir, dtype=torch.float32,
+                                                               use_safetensors=True).eval()
         with torch.no_grad():
             return self._model(torch.tensor([ids])).logits[0].float().numpy()
 
@@ -248,6 +268,7 @@ def verify_gguf(model_dir, gguf_path, *, emit: Emit | None = None, context: Veri
     emit = emit or (lambda *a, **k: None)
     context = context or VerifyContext(Path(model_dir))
     gguf_path = Path(gguf_path)
+    safetensors_files(context.model_dir)  # weights from safetensors only: a pickle-only directory is refused
     kind = file_type_name(gguf_path)
     report: dict = {"file": gguf_path.name, "type": kind.lower()}
     eos_id = _gguf_field(gguf_path, gguf.Keys.Tokenizer.EOS_ID)
