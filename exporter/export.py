@@ -1,6 +1,7 @@
 """A trained run → `runs/<id>/gguf/`: the merged model as f16 GGUF, each requested quantization,
 optionally the LoRA adapter as GGUF (with the base model's f16 GGUF it applies to), an Ollama
-Modelfile, and `export.json`, the fidelity report of every file.
+Modelfile, and `export.json`, the fidelity report of every file — which alone decides `passed` — and the
+trained model's own behaviour as `warnings` with advice, which never fail a faithful export.
 
 Everything is built in a staging directory beside `gguf/` (each file under a temporary name,
 renamed when complete) and swapped in at the end: an interrupted export leaves nothing that looks
@@ -73,11 +74,20 @@ def export_run(run_paths: RunPaths, quants=("q8_0",), lora: bool = False, emit: 
         write_text(stage / "Modelfile", modelfile_text(run.merged, served, stops, system_prompt))
         checks = [f["passed"] for f in report["files"]] + ([report["lora"]["passed"]] if lora else [])
         report["passed"] = all(checks)
+        report["warnings"] = _behaviour(report["files"], emit)
         report["seconds"] = round(time.perf_counter() - started, 1)
         write_json(stage / "export.json", report)
     for file in sorted(run.gguf.iterdir()):
         emit("saved", path=str(file))
     return report
+
+
+def _behaviour(files: list[dict], emit: Emit) -> list[dict]:
+    """The trained model's behaviour warnings, once each (every file is checked against the same model)."""
+    warnings = list({w["issue"]: w for f in files for w in f.get("behaviour", [])}.values())
+    for warning in warnings:
+        emit("warning", message=f"{warning['issue']} — {warning['advice']}")
+    return warnings
 
 
 def _export_lora(run: RunPaths, stage: Path, name: str, merged_f16: Path, emit: Emit) -> dict:
@@ -95,7 +105,7 @@ def summary_text(report: dict) -> str:
     lines = []
     for file in report["files"]:
         lines.append(f"{file['file']}: {'passed' if file['passed'] else 'FAILED'}")
-        lines += [f"  {line}" for line in summary_lines(file)]
+        lines += [f"  {line}" for line in summary_lines(file) if not line.startswith("warning:")]
     for q in report.get("quantize", []):
         lines.append(f"  {q['file']}: {q['bytes_before'] / 1e6:,.1f} MB → {q['bytes_after'] / 1e6:,.1f} MB "
                      f"in {q['seconds']:.1f} s")
@@ -104,5 +114,8 @@ def summary_text(report: dict) -> str:
         lines.append(f"{lora['path']} on {lora['base']}: {'passed' if lora['passed'] else 'FAILED'}, argmax equal at "
                      f"{lora['positions'] - lora['argmax_mismatches']}/{lora['positions']} positions, "
                      f"max |Δ| vs merged {lora['max_abs_diff']:.4g}")
-    lines.append(f"export {'passed' if report['passed'] else 'FAILED'} in {report['seconds']} s")
+    lines += [f"warning: {w['issue']} — {w['advice']}" for w in report.get("warnings", [])]
+    lines.append(f"export {'passed' if report['passed'] else 'FAILED'} in {report['seconds']} s"
+                 + (f", with {len(report['warnings'])} behaviour warning(s) about the trained model"
+                    if report.get("warnings") else ""))
     return "\n".join(lines)

@@ -6,7 +6,10 @@
   Hugging Face model in float32, and the largest absolute logit difference;
 - perplexity (quantized files): on held-out text from the run, the increase over the reference
   (the f16 GGUF in an export, the Hugging Face model otherwise);
-- stop check: a greedy chat completion ends by itself on the end-of-turn token.
+- stop check: the GGUF's greedy chat completion and the Hugging Face model's stop (or run out) alike.
+
+Those decide pass/fail. What the trained model does by itself on that prompt — never stops, loops, slips out
+of its persona — is the second verdict, warnings with advice (exporter/behaviour.py), never a failure.
 
 A position whose two best Hugging Face logits are closer than the file type's rounding can decide
 (`TIE_TOLERANCE`) is counted as a near tie, not as a mismatch.
@@ -25,6 +28,7 @@ import gguf
 import numpy as np
 
 from exporter.bos_eos import hf_additions
+from exporter.behaviour import behaviour_warnings, hf_stop
 from exporter.chat_template import load_chat_template, render, special_token_texts
 from hearth.errors import UserError
 from hearth.llama import eval_logits, native_output, open_llama
@@ -113,15 +117,21 @@ class HFReference:
     def ids(self, text: str) -> list[int]:
         return list(self.tokenizer(text, add_special_tokens=True)["input_ids"])
 
-    def logits(self, ids: list[int]) -> np.ndarray:
+    @property
+    def model(self):
         import torch
         from transformers import AutoModelForCausalLM
 
         if self._model is None:
             self._model = AutoModelForCausalLM.from_pretrained(self.model_dir, dtype=torch.float32,
                                                                use_safetensors=True).eval()
+        return self._model
+
+    def logits(self, ids: list[int]) -> np.ndarray:
+        import torch
+
         with torch.no_grad():
-            return self._model(torch.tensor([ids])).logits[0].float().numpy()
+            return self.model(torch.tensor([ids])).logits[0].float().numpy()
 
 
 def _special_probes(model_dir: Path, tokenizer) -> list[str]:
@@ -253,6 +263,7 @@ class VerifyContext:
     system_prompt: str | None = None
     reference: HFReference = field(init=False)
     _reference_ppl: float | None = None
+    _hf_stop: dict | None = None  # the trained model's own stop-check reply, the same for every file
     reference_label: str = "hf"
 
     def __post_init__(self):
@@ -284,10 +295,21 @@ def verify_gguf(model_dir, gguf_path, *, emit: Emit | None = None, context: Veri
             report["perplexity"] = _perplexity_report(context, llm, reference_gguf)
         emit("stage", message=f"verifying {gguf_path.name}: stop check")
         eos_text = llm.detokenize([int(eos_id)], special=True).decode("utf-8", "replace") if eos_id is not None else None
-        report["stop"] = stop_check(llm, stop_messages(context.model_dir, context.heldout, context.system_prompt),
-                                    eos_text)
+        messages = stop_messages(context.model_dir, context.heldout, context.system_prompt)
+        report["stop"] = _stop_agreement(context, stop_check(llm, messages, eos_text), messages, eos_id)
+    report["behaviour"] = behaviour_warnings(report["stop"], context.system_prompt)
     report["passed"] = all(report[k]["passed"] for k in ("specials", "tokenizer", "logits", "stop") if k in report)
     return report
+
+
+def _stop_agreement(context: VerifyContext, gguf_stop: dict, messages: list[dict], eos_id) -> dict:
+    """Fidelity asks whether the file stops where the trained model does, not whether the model stops at all."""
+    if context._hf_stop is None:
+        prompt = render_chat(context.model_dir, messages, add_generation_prompt=True) or messages[-1]["content"]
+        context._hf_stop = hf_stop(context.reference, context.reference.ids(prompt),
+                                   None if eos_id is None else int(eos_id), STOP_MAX_TOKENS)
+    agree = (gguf_stop["finish_reason"] == "stop") == (context._hf_stop["hf_finish_reason"] == "stop")
+    return {**gguf_stop, **context._hf_stop, "hf_reply": context._hf_stop["hf_reply"][:200], "passed": agree}
 
 
 def _perplexity_report(context: VerifyContext, llm, reference_gguf: Path | None) -> dict:
@@ -341,5 +363,8 @@ def summary_lines(report: dict) -> list[str]:
     stop = report.get("stop")
     if stop:
         lines.append(f"stop check: finish_reason={stop['finish_reason']} after {stop['completion_tokens']} tokens"
-                     f" (end of turn {stop['end_of_turn']!r})")
+                     f" (end of turn {stop['end_of_turn']!r})" + (
+                         f", the trained model {stop['hf_finish_reason']} after {stop['hf_completion_tokens']}"
+                         if "hf_finish_reason" in stop else ""))
+    lines += [f"warning: {w['issue']} — {w['advice']}" for w in report.get("behaviour", [])]
     return lines
