@@ -28,6 +28,7 @@ from exporter.architectures import (
     permute_rows,
     qk_permutation_heads,
 )
+from exporter.config_check import check_config
 from exporter.tensors import SourceTensor, model_tensors
 from exporter.vocab import GGUFVocab, load_vocab
 from hearth.atomic import atomic_path
@@ -76,6 +77,7 @@ def convert_hf_to_gguf(model_dir, out_path, outtype: str = "f16", *, pre_tokeniz
         raise UserError(f"unknown --outtype '{outtype}'; choose one of {', '.join(OUTTYPES)}")
     config = load_config(model_dir)
     spec = arch_for(config)
+    check_config(config, model_tensors(model_dir))  # a config.json the weights contradict: one line, before any work
     vocab = load_vocab(model_dir, config["vocab_size"], pre_tokenizer)
     jobs = plan_tensors(model_dir, spec, config, OUTTYPES[outtype])
     for note in vocab.notes:
