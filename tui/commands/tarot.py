@@ -60,6 +60,8 @@ class ReadingRequest:
 
 def _layout(args: argparse.Namespace) -> Layout:
     spread = find_spread(args.spread)
+    if getattr(args, "cards", None) is not None and not args.cards.strip():  # "" would silently draw at random
+        raise UserError("--cards is empty; name the cards you drew, or leave the flag out to draw them")
     if getattr(args, "cards", None):
         return cards_given(spread, args.cards)
     return draw_cards(spread, random.Random(args.seed), args.reversed_probability)
