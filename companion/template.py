@@ -5,43 +5,23 @@ chat time is the prompt the model was trained on.
 
 from __future__ import annotations
 
-import json
-from datetime import datetime
+import logging
 
-import jinja2
-import jinja2.ext
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+from hearth.chat_template import SandboxedTemplate, TemplateFailed, TemplateRefused
 
-from hearth.errors import UserError
-
-# Used only when a GGUF carries no template at all: ChatML, what Qwen models (and hearth's tiny
-# base) speak.
+# Used when a GGUF carries no template at all, or one that cannot be rendered: ChatML, what Qwen
+# models (and hearth's tiny base) speak.
 CHATML_TEMPLATE = (
     "{% for message in messages %}"
     "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}"
     "{% endfor %}"
     "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
 )
+WHERE = "the model's chat template (tokenizer.chat_template)"
 
+__all__ = ["CHATML_TEMPLATE", "ChatTemplate", "TemplateRefused", "fold_system_notes"]
 
-class TemplateRefused(Exception):
-    """The template itself raised (`raise_exception(...)`), e.g. for a role it does not accept."""
-
-
-def _raise_exception(message: str):
-    raise TemplateRefused(message)
-
-
-def _tojson(value, indent=None, ensure_ascii=False, separators=None, sort_keys=False):
-    return json.dumps(value, indent=indent, ensure_ascii=ensure_ascii, separators=separators, sort_keys=sort_keys)
-
-
-def _environment() -> ImmutableSandboxedEnvironment:
-    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=[jinja2.ext.loopcontrols])
-    env.filters["tojson"] = _tojson
-    env.globals["raise_exception"] = _raise_exception
-    env.globals["strftime_now"] = lambda fmt: datetime.now().strftime(fmt)
-    return env
+_log = logging.getLogger(__name__)
 
 
 def fold_system_notes(messages: list[dict]) -> list[dict]:
@@ -65,21 +45,40 @@ def fold_system_notes(messages: list[dict]) -> list[dict]:
 
 
 class ChatTemplate:
+    """The GGUF's template, or ChatML when it has none. A template that is broken, breaks the
+    sandbox's limits or fails to render is a stranger's mistake, not the chat's: it is replaced by
+    ChatML with one warning. `raise_exception(...)` is the template speaking (TemplateRefused)."""
+
     def __init__(self, source: str | None, bos_token: str = "", eos_token: str = ""):
-        self.source = source or CHATML_TEMPLATE
-        self.from_model = bool(source)
         self.bos_token = bos_token
         self.eos_token = eos_token
-        try:
-            self._template = _environment().from_string(self.source)
-        except jinja2.TemplateSyntaxError as exc:
-            raise UserError(
-                f"the model's chat template is not valid Jinja (line {exc.lineno}: {exc.message}); re-export the model",
-                where="tokenizer.chat_template",
-            ) from None
         self._folds_system = False
+        self._use(source)
+
+    def _use(self, source: str | None) -> None:
+        self.source = source or CHATML_TEMPLATE
+        self.from_model = bool(source)
+        try:
+            self._template = SandboxedTemplate(self.source, where=WHERE)
+        except TemplateFailed as exc:
+            self._fall_back(exc)
+
+    def _fall_back(self, problem: TemplateFailed) -> None:
+        if not self.from_model:
+            raise problem  # ChatML itself failing is hearth's bug, and a loop here
+        _log.warning("warning: %s %s; chatting in ChatML instead, which this model may not have been trained on",
+                     WHERE, problem.problem)
+        self._folds_system = False
+        self._use(None)
 
     def render(self, messages: list[dict], add_generation_prompt: bool = True) -> str:
+        try:
+            return self._render_folding(messages, add_generation_prompt)
+        except TemplateFailed as exc:
+            self._fall_back(exc)
+            return self._render_folding(messages, add_generation_prompt)
+
+    def _render_folding(self, messages: list[dict], add_generation_prompt: bool) -> str:
         if self._folds_system:
             messages = fold_system_notes(messages)
         try:

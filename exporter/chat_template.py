@@ -8,12 +8,10 @@ stop on it, so it becomes the GGUF eos whatever `config.json` says (Qwen2.5's co
 from __future__ import annotations
 
 import json
-from datetime import datetime
-from functools import lru_cache
 from pathlib import Path
 
-import jinja2
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+from hearth.chat_template import SandboxedTemplate
+from hearth.errors import UserError
 
 # Stand-in message contents, unlikely to occur in any template's own text.
 MARK_USER = "\u2063hearth-user\u2063"
@@ -53,22 +51,10 @@ def special_token_texts(model_dir: Path) -> dict[str, str]:
     return {key: value for key, value in texts.items() if value}
 
 
-def _raise(message: str):
-    raise jinja2.exceptions.TemplateError(message)
-
-
-@lru_cache(maxsize=16)
-def _compile(template: str) -> jinja2.Template:
-    # The same environment options transformers renders chat templates with.
-    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=["jinja2.ext.loopcontrols"])
-    env.filters["tojson"] = lambda value, indent=None, **_: json.dumps(value, ensure_ascii=False, indent=indent)
-    env.globals["raise_exception"] = _raise
-    env.globals["strftime_now"] = lambda fmt: datetime.now().strftime(fmt)
-    return env.from_string(template)
-
-
 def render(template: str, messages: list[dict], *, add_generation_prompt: bool, tokens: dict[str, str] | None = None) -> str:
-    return _compile(template).render(messages=messages, add_generation_prompt=add_generation_prompt, **(tokens or {}))
+    """The template's text for `messages`, in hearth's sandbox (a model's template is someone else's code)."""
+    compiled = SandboxedTemplate(template, where="the model's chat template")
+    return compiled.render(messages=messages, add_generation_prompt=add_generation_prompt, **(tokens or {}))
 
 
 def end_of_turn(template: str, added_tokens: dict[str, int], tokens: dict[str, str] | None = None) -> tuple[str, int] | None:
@@ -99,10 +85,17 @@ def turn_pieces(template: str, tokens: dict[str, str] | None = None) -> dict[str
     with_system = [{"role": "system", "content": MARK_SYSTEM}, {"role": "user", "content": MARK_USER},
                    {"role": "assistant", "content": MARK_ASSISTANT}, {"role": "user", "content": user2}]
     text = render(template, with_system, add_generation_prompt=True, tokens=tokens)
-    system_open, rest = text.split(MARK_SYSTEM, 1)
-    system_to_user, rest = rest.split(MARK_USER, 1)
-    user_to_assistant, rest = rest.split(MARK_ASSISTANT, 1)
-    assistant_to_user, generation = rest.split(user2, 1)
+    try:
+        system_open, rest = text.split(MARK_SYSTEM, 1)
+        system_to_user, rest = rest.split(MARK_USER, 1)
+        user_to_assistant, rest = rest.split(MARK_ASSISTANT, 1)
+        assistant_to_user, generation = rest.split(user2, 1)
+    except ValueError:
+        raise UserError(
+            "does not write every message of a system/user/assistant/user conversation in order, so no Ollama "
+            "TEMPLATE can be derived from it; fix the chat template",
+            where="the model's chat template",
+        ) from None
     without_system = render(template, with_system[1:], add_generation_prompt=True, tokens=tokens)
     start_to_user = without_system.split(MARK_USER, 1)[0]
     return {

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -67,6 +68,34 @@ V1_MIRRORS = {"name", "description", "personality", "scenario", "first_mes", "me
 ENVELOPE = {"spec", "spec_version", "data"}
 
 CARD_CHUNKS = ("ccv3", "chara")  # PNG text keywords, in the order readers prefer them
+MAX_CARD_FILE_BYTES = 64 * 1024 * 1024  # a portrait and a big lorebook are a few MB
+
+# C0/C1 control characters but tab and newline: in a terminal they move the cursor, clear the
+# screen or start escape sequences; in a prompt they are noise. A card loses them on reading.
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# Bidirectional embeddings, overrides and isolates reorder the text shown around them.
+_BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
+
+
+def without_controls(text: str) -> str:
+    return _CONTROLS.sub("", text)
+
+
+def display_text(text: str) -> str:
+    """Card text (a name, a field, an error quoting it) as safe to print: no control characters
+    and no bidirectional overrides. The prompt keeps the latter; scripts written right to left need them."""
+    return _BIDI_CONTROLS.sub("", without_controls(text))
+
+
+def _cleaned(value):
+    """A parsed card with control characters removed from every string, keys included."""
+    if isinstance(value, str):
+        return without_controls(value)
+    if isinstance(value, list):
+        return [_cleaned(item) for item in value]
+    if isinstance(value, dict):
+        return {without_controls(key): _cleaned(item) for key, item in value.items()}
+    return value
 
 
 @dataclass
@@ -188,16 +217,18 @@ def resolve_spec(spec: str) -> str:
 
 def _json_object(text: str, *, source: str, what: str):
     try:
-        return json.loads(text)
+        return _cleaned(json.loads(text))
     except json.JSONDecodeError as exc:
         raise UserError(
             f"{what} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); fix or re-export the card",
             where=source,
         ) from None
+    except RecursionError:
+        raise UserError(f"{what} is nested too deeply to be a character card; refused", where=source) from None
 
 
 def _card_from_png(blob: bytes, source: str) -> Card:
-    texts = png.read_text(blob, source=source)
+    texts = png.read_text(blob, source=source, keywords=set(CARD_CHUNKS))
     keyword = next((k for k in CARD_CHUNKS if k in texts), None)
     if keyword is None:
         raise UserError(
@@ -244,11 +275,15 @@ def load_card(path) -> Card:
     """Read a card file (JSON or PNG, by content rather than extension)."""
     path = Path(path).expanduser()
     try:
-        blob = path.read_bytes()
+        with path.open("rb") as handle:
+            blob = handle.read(MAX_CARD_FILE_BYTES + 1)
     except FileNotFoundError:
         raise UserError("no such file; give the path of a character card (.png or .json)", where=str(path)) from None
     except IsADirectoryError:
         raise UserError("is a directory; give the path of a character card (.png or .json)", where=str(path)) from None
+    if len(blob) > MAX_CARD_FILE_BYTES:
+        raise UserError(f"is larger than {MAX_CARD_FILE_BYTES // 2**20} MB, far more than any character card; refused",
+                        where=str(path))
     return card_from_bytes(blob, source=str(path))
 
 

@@ -63,13 +63,41 @@ def test_r1_style_generation_prompt_opens_reasoning():
     assert template.render([{"role": "user", "content": "hi"}]).startswith("<s>")
 
 
-def test_the_sandbox_blocks_python_internals():
-    template = ChatTemplate("{{ messages.__class__.__mro__ }}")
-    with pytest.raises(Exception) as caught:
+def test_a_refusal_is_one_line_for_the_user():
+    template = ChatTemplate("{{ raise_exception('Conversation roles must alternate') }}")
+    with pytest.raises(UserError, match="refuses this conversation \\(Conversation roles must alternate\\)"):
         template.render([{"role": "user", "content": "hi"}])
-    assert "unsafe" in str(caught.value).lower() or "access" in str(caught.value).lower()
 
 
-def test_broken_jinja_is_a_user_error():
-    with pytest.raises(UserError, match="not valid Jinja"):
-        ChatTemplate("{% for m in messages %}")
+def _falls_back_to_chatml(template: ChatTemplate) -> None:
+    text = template.render([{"role": "user", "content": "hi"}])
+    assert text == "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n"
+    assert not template.from_model
+
+
+def test_the_sandbox_blocks_python_internals_and_chat_goes_on_in_chatml(caplog):
+    template = ChatTemplate("{{ messages.__class__.__mro__ }}")
+    _falls_back_to_chatml(template)
+    assert "unsafe" in caplog.text and "ChatML" in caplog.text
+
+
+def test_broken_jinja_falls_back_to_chatml_with_a_warning(caplog):
+    template = ChatTemplate("{% for m in messages %}")
+    _falls_back_to_chatml(template)
+    assert "not valid Jinja" in caplog.text
+    assert len(caplog.records) == 1
+
+
+def test_a_template_that_never_ends_is_stopped_and_replaced(caplog):
+    template = ChatTemplate("{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}")
+    _falls_back_to_chatml(template)
+    assert "took longer than" in caplog.text
+
+
+def test_generation_blocks_render_their_text():
+    template = ChatTemplate(
+        "{% for m in messages %}[{{ m['role'] }}]{% if m['role'] == 'assistant' %}{% generation %}"
+        "{{ m['content'] }}{% endgeneration %}{% else %}{{ m['content'] }}{% endif %}{% endfor %}"
+    )
+    assert template.render(CHAT[1:3], add_generation_prompt=False) == "[user]你好[assistant]哟"
+    assert template.from_model
