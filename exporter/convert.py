@@ -22,11 +22,12 @@ from exporter.architectures import (
     HFConfig,
     arch_for,
     gguf_tensor_name,
-    llama3_rope_factors,
     load_config,
     metadata_values,
+    norm_offset,
     permute_rows,
     qk_permutation_heads,
+    rope_tensors,
 )
 from exporter.config_check import check_config
 from exporter.tensors import SourceTensor, model_tensors
@@ -84,7 +85,7 @@ def convert_hf_to_gguf(model_dir, out_path, outtype: str = "f16", *, pre_tokeniz
         (log or _log.info)(note)
     with atomic_path(out_path) as partial:
         writer = gguf.GGUFWriter(None, spec.name)
-        _add_metadata(writer, spec, config, vocab, OUTTYPES[outtype], name or model_dir.name)
+        _add_metadata(writer, spec, config, vocab, OUTTYPES[outtype], spec.file_name(name or model_dir.name))
         for job in jobs:
             # numpy (rows, cols) order; the writer stores GGUF's reversed dims itself
             writer.add_tensor_info(job.name, job.shape, np.dtype(np.float32), job.nbytes, raw_dtype=job.qtype)
@@ -114,19 +115,15 @@ def plan_tensors(model_dir: Path, spec: ArchSpec, config: HFConfig, outtype: Out
     """Every output tensor in file order, from the safetensors headers alone (no data read yet)."""
     sources = model_tensors(model_dir)
     n_blocks = config["num_hidden_layers"]
-    jobs: list[TensorJob] = []
-    factors = llama3_rope_factors(config)
-    if factors is not None:
-        jobs.append(TensorJob(gguf.TENSOR_NAMES[gguf.MODEL_TENSOR.ROPE_FREQS] + ".weight", factors.shape, Q.F32,
-                              lambda f=factors: iter([f])))
+    jobs = [TensorJob(name, values.shape, Q.F32, lambda v=values: iter([v])) for name, values in rope_tensors(config)]
     for hf_name, source in sources.items():
+        if hf_name == "lm_head.weight" and _is_tied_copy(config, sources):
+            continue  # tied: llama.cpp reuses token_embd; a copy would only add size (Gemma has no place for one)
         name = gguf_tensor_name(spec, n_blocks, hf_name, where=str(source.file))
         if name is None:
             continue
-        if name == "output.weight" and _is_tied_copy(config, sources):
-            continue  # tied: llama.cpp reuses token_embd; a copy would only add size
-        heads = qk_permutation_heads(spec, config, name)
-        jobs.append(TensorJob(name, source.shape, _storage_type(source, outtype), _blocks_of(source, heads)))
+        blocks = _blocks_of(source, qk_permutation_heads(spec, config, name), norm_offset(spec, name))
+        jobs.append(TensorJob(name, source.shape, _storage_type(source, outtype), blocks))
     if not any(job.name == "token_embd.weight" for job in jobs):
         raise UserError("the weights have no token embedding (model.embed_tokens.weight)", where=str(model_dir))
     return sorted(jobs, key=_file_order)
@@ -143,11 +140,13 @@ def _storage_type(source: SourceTensor, outtype: OutType) -> Q:
     return outtype.matrix_type if source.shape[-1] % block == 0 else outtype.fallback
 
 
-def _blocks_of(source: SourceTensor, permute_heads: int | None) -> Callable[[], Iterator[np.ndarray]]:
-    if permute_heads is None:
-        return source.row_blocks
-    # The permutation mixes rows across a head, so this (small) tensor is read whole.
-    return lambda: iter([permute_rows(source.read(), permute_heads)])
+def _blocks_of(source: SourceTensor, permute_heads: int | None, offset: float) -> Callable[[], Iterator[np.ndarray]]:
+    if permute_heads is not None:
+        # The permutation mixes rows across a head, so this (small) tensor is read whole.
+        return lambda: iter([permute_rows(source.read(), permute_heads)])
+    if offset:
+        return lambda: (block + np.float32(offset) for block in source.row_blocks())
+    return source.row_blocks
 
 
 def _file_order(job: TensorJob) -> tuple:

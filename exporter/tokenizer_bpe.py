@@ -1,4 +1,4 @@
-"""A byte-level BPE `tokenizer.json` (Qwen, Llama 3, GPT-2 style) as GGUF vocabulary: the token
+"""A byte-level BPE `tokenizer.json` (Qwen, Llama 3, SmolLM, GPT-2 style) as GGUF vocabulary: the token
 list padded to the model's vocab size, token types, and the pre-tokenizer name.
 
 The pre-tokenizer is named from the tokenizer's own split regex (a table), never from llama.cpp's
@@ -22,6 +22,9 @@ LLAMA3_SPLIT = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,
                 r"|\s*[\r\n]+|\s+(?!\S)|\s+")
 # ByteLevel(use_regex=true) splits with GPT-2's built-in regex.
 GPT2_BYTELEVEL = "<ByteLevel regex>"
+# Digits(individual_digits=true) isolates every digit: SmolLM, SmolLM2, StarCoder2 split so before ByteLevel.
+DIGITS_ONE_BY_ONE = r"\p{N}"
+DIGIT_RUNS = r"\p{N}+"
 
 # The tokenizer's split pattern(s) → the pre-tokenizer name llama.cpp knows.
 # `qwen2` also covers DeepSeek-R1-Distill-Qwen (llama.cpp's `deepseek-r1-qwen` is the same splitter,
@@ -30,6 +33,8 @@ PRE_TOKENIZERS: dict[tuple[str, ...], str] = {
     (QWEN2_SPLIT,): "qwen2",
     (LLAMA3_SPLIT,): "llama-bpe",
     (GPT2_BYTELEVEL,): "gpt-2",
+    # llama.cpp's `smollm` (the same splitter as its `starcoder`): digits one by one, then GPT-2's regex
+    (DIGITS_ONE_BY_ONE, GPT2_BYTELEVEL): "smollm",
 }
 
 # Added tokens that look like control markers even when not flagged special: <|im_end|>, <｜end▁of▁sentence｜>
@@ -51,6 +56,8 @@ def split_patterns(node) -> tuple[str, ...]:
         return (pattern.get("Regex") or re.escape(pattern.get("String", "")),)
     if node.get("type") == "ByteLevel" and node.get("use_regex", True):
         return (GPT2_BYTELEVEL,)
+    if node.get("type") == "Digits":
+        return (DIGITS_ONE_BY_ONE if node.get("individual_digits") else DIGIT_RUNS,)
     return ()
 
 

@@ -1,4 +1,4 @@
-"""A SentencePiece `tokenizer.model` (Llama 2, TinyLlama, Mistral v0.1) as GGUF vocabulary: pieces,
+"""A SentencePiece `tokenizer.model` (Llama 2, TinyLlama, Mistral v0.1, Gemma, Phi-3) as GGUF vocabulary: pieces,
 scores and types, then any tokens added on top of it, padded to the model's vocab size."""
 
 from __future__ import annotations
@@ -64,6 +64,8 @@ def spm_vocab(model_dir: Path, n_vocab: int):
         if i < len(tokens):
             if token.get("special"):
                 types[i] = gguf.TokenType.CONTROL  # e.g. <s>, </s> listed again as added tokens
+            elif types[i] == gguf.TokenType.NORMAL:
+                types[i] = gguf.TokenType.USER_DEFINED  # a user-defined piece (Gemma's <start_of_turn>): kept whole
             continue
         while len(tokens) < i:
             _pad(tokens, scores, types)

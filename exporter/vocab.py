@@ -11,13 +11,11 @@ from typing import Callable
 
 import gguf
 
+from exporter.bos_eos import tokenizer_additions
 from exporter.chat_template import end_of_turn, load_chat_template, special_token_texts
 from exporter.tokenizer_bpe import bpe_vocab, is_byte_level
 from exporter.tokenizer_spm import is_sentencepiece, spm_vocab
 from hearth.errors import UserError
-
-# tokenizer.ggml.model → does the HF tokenizer add BOS by default (when the files do not say)
-DEFAULT_ADD_BOS = {"gpt2": False, "llama": True}
 
 
 @dataclass
@@ -83,10 +81,27 @@ def load_vocab(model_dir: Path, n_vocab: int, pre_override: str | None = None) -
     logging.getLogger("gguf.vocab").setLevel(logging.ERROR)  # its notes are about files, not the user's problem
     special = gguf.SpecialVocab(model_dir, load_merges=fields["model"] == "gpt2", n_vocab=n_vocab)
     vocab = GGUFVocab(special=special, chat_template=load_chat_template(model_dir), **fields)
-    for kind in ("bos", "eos"):
-        special.add_special_token.setdefault(kind, DEFAULT_ADD_BOS[vocab.model] if kind == "bos" else False)
     _set_stop_token(vocab, model_dir)
+    _set_additions(vocab, model_dir)
     return vocab
+
+
+def _set_additions(vocab: GGUFVocab, model_dir: Path) -> None:
+    """add_bos_token / add_eos_token as the HF tokenizer really adds them, always written: without them
+    llama.cpp guesses per vocabulary type (BOS for every SentencePiece model, say). A BOS the tokenizer
+    adds becomes the GGUF's bos id, so the runtime prepends that very token."""
+    additions = tokenizer_additions(model_dir)
+    ids = {text: i for i, text in enumerate(vocab.tokens)}
+    special = vocab.special
+    special.add_special_token.update(bos=additions.add_bos, eos=additions.add_eos)
+    if additions.bos is not None:
+        if additions.bos not in ids:
+            raise UserError(f"the tokenizer adds '{additions.bos}' before every text, but it is not in the vocabulary",
+                            where=f"{model_dir}/{additions.source}")
+        special.special_token_ids["bos"] = ids[additions.bos]
+    if additions.eos is not None and vocab.eos_id is not None and ids.get(additions.eos) != vocab.eos_id:
+        vocab.notes.append(f"the tokenizer appends '{additions.eos}' to every text, but llama.cpp appends the GGUF eos "
+                           f"'{vocab.tokens[vocab.eos_id]}' (the end-of-turn token) instead")
 
 
 def _set_stop_token(vocab: GGUFVocab, model_dir: Path) -> None:

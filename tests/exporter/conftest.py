@@ -6,7 +6,13 @@
   post-processor, `<|eot_id|>` turns, llama3 RoPE scaling, untied output head, GQA;
 - `llama_spm_dir`: Llama 2 / TinyLlama-style — a SentencePiece BPE model trained here with byte
   fallback, `</s>` ends a turn, tied embeddings;
-- `qwen3_dir`: Qwen3 — q/k norms, head_dim × heads ≠ hidden size, tied embeddings.
+- `qwen3_dir`: Qwen3 — q/k norms, head_dim × heads ≠ hidden size, tied embeddings;
+- `gemma2_dir`, `gemma3_dir`: Gemma — a SentencePiece model as Gemma ships it (no dummy prefix,
+  <bos> added), norms stored as w−1 (randomised, so a missing +1 shows), soft-capping, sliding
+  windows shorter than the probes, Gemma 3's two RoPE bases;
+- `phi3_dir`: Phi-3.5 — fused qkv and gate_up, LongRoPE factors, Llama 2 SentencePiece with the
+  <|user|>/<|end|> tokens added, and no BOS added (a runtime's SentencePiece default would add one);
+- `smollm_dir`: SmolLM2 — Llama with a byte-level BPE that splits digits one by one first.
 """
 
 from __future__ import annotations
@@ -95,13 +101,17 @@ def qwen2_dir(tmp_path_factory) -> Path:
     return out
 
 
-def _byte_level_bpe(split: str, specials: list[str], vocab_size: int):
+def _byte_level_bpe(split: str | None, specials: list[str], vocab_size: int):
+    """Trained on the bundled texts; `split` None: SmolLM's digits-then-GPT-2-regex splitter."""
     from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
 
     tok = Tokenizer(models.BPE(ignore_merges=True))
     tok.pre_tokenizer = pre_tokenizers.Sequence([
         pre_tokenizers.Split(Regex(split), behavior="isolated", invert=False),
         pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+    ] if split else [
+        pre_tokenizers.Digits(individual_digits=True),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, trim_offsets=True, use_regex=True),
     ])
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(vocab_size=vocab_size, min_frequency=2, show_progress=False,
@@ -135,7 +145,13 @@ def llama_bpe_dir(tmp_path_factory) -> Path:
     return _save(LlamaForCausalLM(config), tokenizer, out)
 
 
-def _train_sentencepiece(out: Path) -> Path:
+LLAMA2_PIECES = dict(unk_id=0, bos_id=1, eos_id=2, pad_id=-1)
+# Gemma's tokenizer.model: <pad> <eos> <bos> <unk> first, turn markers as pieces, no dummy "▁" prefix.
+GEMMA_PIECES = dict(pad_id=0, eos_id=1, bos_id=2, unk_id=3, pad_piece="<pad>", eos_piece="<eos>", bos_piece="<bos>",
+                    unk_piece="<unk>", user_defined_symbols=["<start_of_turn>", "<end_of_turn>"], add_dummy_prefix=False)
+
+
+def _train_sentencepiece(out: Path, pieces: dict | None = None) -> Path:
     import sentencepiece as spm
 
     model = io.BytesIO()
@@ -143,14 +159,13 @@ def _train_sentencepiece(out: Path) -> Path:
     spm.SentencePieceTrainer.train(sentence_iterator=iter(lines), model_writer=model, vocab_size=3000,
                                    model_type="bpe", byte_fallback=True, character_coverage=0.995, split_digits=True,
                                    allow_whitespace_only_pieces=True, remove_extra_whitespaces=False,
-                                   normalization_rule_name="identity", unk_id=0, bos_id=1, eos_id=2, pad_id=-1,
-                                   minloglevel=2)
+                                   normalization_rule_name="identity", minloglevel=2, **(pieces or LLAMA2_PIECES))
     out.mkdir(parents=True, exist_ok=True)
     (out / "tokenizer.model").write_bytes(model.getvalue())
     return out / "tokenizer.model"
 
 
-def _as_llama2_tokenizer_json(model_dir: Path) -> None:
+def _as_llama2_tokenizer_json(model_dir: Path, rstrip: tuple[str, ...] = ()) -> None:
     """Make tokenizer.json tokenize as sentencepiece does (and as Llama 2's own tokenizer.json:
     prepend ▁ to every text segment, spaces → ▁), and have transformers load it as it is.
 
@@ -169,6 +184,8 @@ def _as_llama2_tokenizer_json(model_dir: Path) -> None:
         {"type": "Replace", "pattern": {"String": " "}, "content": "\u2581"},
     ]}
     tokenizer["pre_tokenizer"] = None
+    for token in tokenizer["added_tokens"]:
+        token["rstrip"] = token["rstrip"] or token["content"] in rstrip
     path.write_text(json.dumps(tokenizer, ensure_ascii=False), encoding="utf-8")
 
 
@@ -206,7 +223,150 @@ def qwen3_dir(tmp_path_factory) -> Path:
     return _save(Qwen3ForCausalLM(config), tokenizer, out, generation_eos=im_end)
 
 
+# Gemma 2's template (Gemma 3's writes a system prompt into the first user turn instead of refusing it).
+GEMMA2_TEMPLATE = (
+    "{{ bos_token }}{% if messages[0]['role'] == 'system' %}{{ raise_exception('System role not supported') }}"
+    "{% endif %}{% for message in messages %}{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}"
+    "{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}"
+    "{% if (message['role'] == 'assistant') %}{% set role = 'model' %}{% else %}{% set role = message['role'] %}"
+    "{% endif %}{{ '<start_of_turn>' + role + '\n' + message['content'] | trim + '<end_of_turn>\n' }}{% endfor %}"
+    "{% if add_generation_prompt %}{{'<start_of_turn>model\n'}}{% endif %}"
+)
+GEMMA3_TEMPLATE = (
+    "{{ bos_token }}{%- if messages[0]['role'] == 'system' -%}"
+    "{%- set first_user_prefix = messages[0]['content'] + '\n\n' -%}{%- set loop_messages = messages[1:] -%}"
+    "{%- else -%}{%- set first_user_prefix = '' -%}{%- set loop_messages = messages -%}{%- endif -%}"
+    "{%- for message in loop_messages -%}{%- if (message['role'] == 'user') != (loop.index0 % 2 == 0) -%}"
+    "{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{%- endif -%}"
+    "{%- if (message['role'] == 'assistant') -%}{%- set role = 'model' -%}{%- else -%}"
+    "{%- set role = message['role'] -%}{%- endif -%}"
+    "{{ '<start_of_turn>' + role + '\n' + (first_user_prefix if loop.first else '') }}"
+    "{{ message['content'] | trim }}{{ '<end_of_turn>\n' }}{%- endfor -%}"
+    "{%- if add_generation_prompt -%}{{ '<start_of_turn>model\n' }}{%- endif -%}"
+)
+PHI3_TEMPLATE = (
+    "{% for message in messages %}{% if message['role'] == 'system' %}{{'<|system|>\n' + message['content'] + "
+    "'<|end|>\n'}}{% elif message['role'] == 'user' %}{{'<|user|>\n' + message['content'] + '<|end|>\n'}}"
+    "{% elif message['role'] == 'assistant' %}{{'<|assistant|>\n' + message['content'] + '<|end|>\n'}}{% endif %}"
+    "{% endfor %}{% if add_generation_prompt %}{{ '<|assistant|>\n' }}{% else %}{{ eos_token }}{% endif %}"
+)
+PHI3_SPECIALS = ["<|endoftext|>", "<|assistant|>", "<|system|>", "<|end|>", "<|user|>"]
+# SmolLM2's ChatML, with its default system prompt when the conversation has none.
+SMOLLM_TEMPLATE = (
+    "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}"
+    "{{ '<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n' }}"
+    "{% endif %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+TINY = dict(hidden_size=128, intermediate_size=256, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+            max_position_embeddings=2048, initializer_range=0.1)
+
+
+def _randomise_norms(model) -> None:
+    """Gemma initialises its norm weights (stored as w−1) to 0; random ones make the +1 offset matter."""
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if name.endswith("norm.weight"):
+                param.normal_(0.0, 0.3)
+
+
+def _gemma_tokenizer(out: Path, template: str):
+    from transformers import AutoTokenizer
+
+    _train_sentencepiece(out, GEMMA_PIECES)
+    (out / "tokenizer_config.json").write_text(json.dumps({
+        "tokenizer_class": "GemmaTokenizer", "bos_token": "<bos>", "eos_token": "<eos>", "pad_token": "<pad>",
+        "unk_token": "<unk>", "add_bos_token": True, "add_eos_token": False, "chat_template": template,
+    }), encoding="utf-8")
+    AutoTokenizer.from_pretrained(out).save_pretrained(out)
+    return AutoTokenizer.from_pretrained(out)
+
+
+@pytest.fixture(scope="session")
+def gemma2_dir(tmp_path_factory) -> Path:
+    from transformers import Gemma2Config, Gemma2ForCausalLM
+
+    out = tmp_path_factory.mktemp("models") / "tiny-gemma2"
+    tokenizer = _gemma_tokenizer(out, GEMMA2_TEMPLATE)
+    torch.manual_seed(6)
+    config = Gemma2Config(**TINY, head_dim=32, query_pre_attn_scalar=32, vocab_size=_round_up(len(tokenizer)),
+                          sliding_window=16, attn_logit_softcapping=50.0, final_logit_softcapping=30.0,
+                          pad_token_id=0, eos_token_id=1, bos_token_id=2, tie_word_embeddings=True)
+    model = Gemma2ForCausalLM(config)
+    _randomise_norms(model)
+    return _save(model, tokenizer, out)
+
+
+@pytest.fixture(scope="session")
+def gemma3_dir(tmp_path_factory) -> Path:
+    from transformers import Gemma3ForCausalLM, Gemma3TextConfig
+
+    out = tmp_path_factory.mktemp("models") / "tiny-gemma3"
+    tokenizer = _gemma_tokenizer(out, GEMMA3_TEMPLATE)
+    torch.manual_seed(7)
+    config = Gemma3TextConfig(**TINY, head_dim=32, query_pre_attn_scalar=32, vocab_size=_round_up(len(tokenizer)),
+                              sliding_window=16, layer_types=["sliding_attention", "full_attention"],
+                              rope_parameters={"sliding_attention": {"rope_type": "default", "rope_theta": 10_000.0},
+                                               "full_attention": {"rope_type": "default", "rope_theta": 1_000_000.0}},
+                              pad_token_id=0, eos_token_id=1, bos_token_id=2, tie_word_embeddings=True)
+    model = Gemma3ForCausalLM(config)
+    _randomise_norms(model)
+    return _save(model, tokenizer, out)
+
+
+@pytest.fixture(scope="session")
+def phi3_dir(tmp_path_factory) -> Path:
+    from tokenizers import AddedToken
+    from transformers import AutoTokenizer, Phi3Config, Phi3ForCausalLM
+
+    out = tmp_path_factory.mktemp("models") / "tiny-phi3"
+    _train_sentencepiece(out)
+    (out / "tokenizer_config.json").write_text(json.dumps({
+        "tokenizer_class": "LlamaTokenizer", "bos_token": "<s>", "eos_token": "<|endoftext|>", "unk_token": "<unk>",
+        "legacy": True, "chat_template": PHI3_TEMPLATE,
+    }), encoding="utf-8")
+    tokenizer = AutoTokenizer.from_pretrained(out, legacy=True, from_slow=True)
+    # As Phi-3 ships them: the turn markers and </s> swallow the whitespace after them (rstrip).
+    tokenizer.add_tokens([AddedToken(t, special=True, normalized=False, rstrip=t != "<|endoftext|>")
+                          for t in PHI3_SPECIALS], special_tokens=True)
+    tokenizer.save_pretrained(out)
+    _as_llama2_tokenizer_json(out, rstrip=("</s>",))
+    config_path = out / "tokenizer_config.json"
+    tokenizer_config = json.loads(config_path.read_text(encoding="utf-8"))
+    config_path.write_text(json.dumps({**tokenizer_config, "add_bos_token": False, "add_eos_token": False}),
+                           encoding="utf-8")
+    tokenizer = AutoTokenizer.from_pretrained(out)
+    torch.manual_seed(8)
+    half = 32 // 2  # rotary dims / 2
+    config = Phi3Config(**{**TINY, "max_position_embeddings": 4096}, original_max_position_embeddings=1024,
+                        vocab_size=_round_up(len(tokenizer)), tie_word_embeddings=False, sliding_window=None,
+                        rope_parameters={"rope_type": "longrope", "rope_theta": 10000.0,
+                                         "short_factor": [1.0 + 0.05 * i for i in range(half)],
+                                         "long_factor": [1.0 + 0.5 * i for i in range(half)]},
+                        bos_token_id=1, eos_token_id=tokenizer.convert_tokens_to_ids("<|end|>"),
+                        pad_token_id=tokenizer.convert_tokens_to_ids("<|endoftext|>"))
+    return _save(Phi3ForCausalLM(config), tokenizer, out)
+
+
+@pytest.fixture(scope="session")
+def smollm_dir(tmp_path_factory) -> Path:
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    out = tmp_path_factory.mktemp("models") / "tiny-smollm"
+    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+    tok = _byte_level_bpe(None, specials, 2000)
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<|im_start|>", eos_token="<|im_end|>",
+                                        unk_token="<|endoftext|>", additional_special_tokens=specials,
+                                        chat_template=SMOLLM_TEMPLATE, clean_up_tokenization_spaces=False)
+    torch.manual_seed(9)
+    config = LlamaConfig(**TINY, rms_norm_eps=1e-5, vocab_size=_round_up(tok.get_vocab_size()), tie_word_embeddings=True,
+                         bos_token_id=tok.token_to_id("<|im_start|>"), eos_token_id=tok.token_to_id("<|im_end|>"),
+                         rope_theta=130000.0)
+    return _save(LlamaForCausalLM(config), tokenizer, out)
+
+
 MODEL_FIXTURES = ("qwen2_dir", "llama_bpe_dir", "llama_spm_dir", "qwen3_dir")
+NEW_MODEL_FIXTURES = ("gemma2_dir", "gemma3_dir", "phi3_dir", "smollm_dir")
 
 
 @pytest.fixture(scope="session")
