@@ -12,6 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 IGNORE_INDEX = -100
+# A rendered conversation longer than this many characters per token of max_length is cut before it is
+# tokenized: far more than any tokenizer packs into one token, so the cut never shortens what max_length
+# keeps; it spares the tokenizer a text thousands of times too long (one 50 MB row took 14 GB and minutes).
+CHARS_PER_TOKEN_BOUND = 32
 _PROBE_USER, _PROBE_REPLY = "hearthprobeuser", "hearthprobereply"
 
 
@@ -77,6 +81,9 @@ def encode_conversation(tokenizer, messages: list[dict], max_length: int | None 
     eot = eot or end_of_turn_token(tokenizer)
     text = tokenizer.apply_chat_template(messages, tokenize=False)
     spans = assistant_char_spans(text, messages, eot)
+    cut = max_length is not None and len(text) > max_length * CHARS_PER_TOKEN_BOUND
+    if cut:
+        text = text[: max_length * CHARS_PER_TOKEN_BOUND]  # spans past the cut label nothing
     encoding = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
     ids, offsets = encoding["input_ids"], encoding["offset_mapping"]
     labels = [IGNORE_INDEX] * len(ids)
@@ -86,7 +93,7 @@ def encode_conversation(tokenizer, messages: list[dict], max_length: int | None 
             span_index += 1
         if span_index < len(spans) and spans[span_index][0] <= start < spans[span_index][1]:
             labels[i] = ids[i]
-    truncated = max_length is not None and len(ids) > max_length
+    truncated = max_length is not None and (cut or len(ids) > max_length)
     if truncated:
         ids, labels = ids[:max_length], labels[:max_length]
     return Encoded(ids, labels, truncated)
