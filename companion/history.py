@@ -83,6 +83,12 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE INDEX readings_by_created ON readings (created);
         """,
     ),
+    (
+        3,
+        "readings keep their prompt's context",
+        # {language, history?} as JSON: with the cards' positions, what a training row needs to give back the prompt.
+        "ALTER TABLE readings ADD COLUMN context TEXT NOT NULL DEFAULT '{}';",
+    ),
 ]
 
 STAT_COLUMNS = ("prompt_tokens", "completion_tokens", "ttft_s", "tokens_per_s", "total_s", "finish_reason")

@@ -1,5 +1,6 @@
-"""Tarot readings in the history database (`readings` table, migration 2 of companion/history.py):
-store one, list them, rate them 1–5, note on them, and write the good ones back out as training rows.
+"""Tarot readings in the history database (`readings` table, migrations 2 and 3 of companion/history.py):
+store one, list them, rate them 1–5, note on them. Cards, positions and the prompt's context arrive as
+plain data (this room knows no tarot); spreads/reading_rows.py writes the good ones back out as training rows.
 
 The store rides on a HistoryStore — its connection, lock and short write transactions — so chats
 and readings share one file, one schema version and the same crash safety.
@@ -13,9 +14,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hearth.atomic import atomic_path
 from hearth.errors import UserError
-from spreads.deck import card_text
 
 from companion.history import HistoryStore
 
@@ -29,7 +28,7 @@ class Reading:
     person: str
     question: str
     spread: str  # as written in the prompt (`牌阵：…`)
-    cards: list[dict]  # [{position, card, reversed}] in position order
+    cards: list[dict]  # [{position, meaning?, card, reversed}] in position order, named in the prompt's language
     reading: str
     reasoning: str = ""
     model: str = ""
@@ -38,23 +37,7 @@ class Reading:
     rating: int | None = None
     notes: str = ""
 
-    def card_texts(self) -> list[str]:
-        return [card_text(c["card"], c["reversed"]) for c in self.cards]
-
-    def training_row(self) -> dict:
-        """The tarot row format `hearth train --data` reads: {person, question, spread, cards, reading}."""
-        return {
-            "person": self.person,
-            "question": self.question,
-            "spread": self.spread,
-            "cards": self.card_texts(),
-            "reading": self.reading,
-        }
-
-
-@dataclass
-class ExportSummary:
-    written: list[int] = field(default_factory=list)  # reading ids, oldest first
+    context: dict = field(default_factory=dict)  # the prompt's context: {language, history?}
 
 
 def check_rating(rating) -> int:
@@ -75,14 +58,16 @@ class ReadingStore:
     def add(
         self, *, person: str, question: str, spread: str, cards: list[dict], reading: str, reasoning: str = "",
         model: str = "", tokens: int | None = None, seconds: float | None = None, notes: str = "",
+        context: dict | None = None,
     ) -> int:
-        rows = [{"position": c["position"], "card": c["card"], "reversed": bool(c["reversed"])} for c in cards]
+        rows = [{"position": c["position"], **({"meaning": c["meaning"]} if c.get("meaning") else {}),
+                 "card": c["card"], "reversed": bool(c["reversed"])} for c in cards]
         with self.history._transaction() as db:
             cursor = db.execute(
                 "INSERT INTO readings (created, person, question, spread, cards, reading, reasoning, model, tokens,"
-                " seconds, notes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " seconds, notes, context) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (time.time(), person, question, spread, json.dumps(rows, ensure_ascii=False), reading, reasoning,
-                 model, tokens, seconds, notes),
+                 model, tokens, seconds, notes, json.dumps(context or {}, ensure_ascii=False)),
             )
             return cursor.lastrowid
 
@@ -130,22 +115,6 @@ class ReadingStore:
         self.close()
 
 
-def export_readings(store: ReadingStore, out: str | Path, min_rating: int | None = None) -> ExportSummary:
-    """Write readings (oldest first; only those rated `min_rating` or more when given) as tarot rows.
-
-    The file appears whole or not at all; with no reading to write nothing is written.
-    """
-    readings = [r for r in store.list(min_rating=min_rating, oldest_first=True) if r.reading.strip()]
-    if not readings:
-        wanted = f"rated {min_rating} or more" if min_rating is not None else "stored"
-        raise UserError(f"no readings {wanted} to export; `hearth tarot readings` lists them, `hearth tarot rate` rates one")
-    with atomic_path(out) as partial:
-        with open(partial, "w", encoding="utf-8") as f:
-            for reading in readings:
-                f.write(json.dumps(reading.training_row(), ensure_ascii=False) + "\n")
-    return ExportSummary([r.id for r in readings])
-
-
 def _reading(row: sqlite3.Row) -> Reading:
     return Reading(
         id=row["id"],
@@ -161,4 +130,5 @@ def _reading(row: sqlite3.Row) -> Reading:
         seconds=row["seconds"],
         rating=row["rating"],
         notes=row["notes"],
+        context=json.loads(row["context"] or "{}"),
     )

@@ -22,9 +22,10 @@ class PlacedCard:
     position: Position
     drawn: DrawnCard
 
-    def as_row(self) -> dict:
-        """How a reading stores it: {position, card, reversed}."""
-        return {"position": self.position.zh, "card": self.drawn.card.zh, "reversed": self.drawn.reversed}
+    def as_row(self, language: str = "zh") -> dict:
+        """How a reading stores it, as plain data in the prompt's language: {position, meaning, card, reversed}."""
+        return {"position": self.position.name(language), "meaning": self.position.meaning(language),
+                "card": self.drawn.card.name(language), "reversed": self.drawn.reversed}
 
 
 @dataclass(frozen=True)
@@ -32,12 +33,16 @@ class Layout:
     spread: Spread
     cards: tuple[PlacedCard, ...]
 
-    def texts(self) -> list[str]:
+    def texts(self, language: str = "zh") -> list[str]:
         """`["愚人(正位)", …]` in position order, as the reading prompt lists them."""
-        return [placed.drawn.text() for placed in self.cards]
+        return [placed.drawn.text(language) for placed in self.cards]
 
-    def rows(self) -> list[dict]:
-        return [placed.as_row() for placed in self.cards]
+    def positions(self, language: str = "zh") -> list[dict]:
+        """[{name, meaning}] in order: the `positions` of a tarot row."""
+        return [{"name": p.position.name(language), "meaning": p.position.meaning(language)} for p in self.cards]
+
+    def rows(self, language: str = "zh") -> list[dict]:
+        return [placed.as_row(language) for placed in self.cards]
 
 
 def _place(spread: Spread, drawn: list[DrawnCard]) -> Layout:

@@ -6,6 +6,7 @@ fit raises `RowError` with the reason; nothing is silently repaired.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Callable
 
@@ -219,8 +220,12 @@ def tarot_prompt(person: str, question: str, spread: str, cards, positions=None,
     """The reading prompt. With no positions and no history it is the seed's original prompt (a plain list of cards)."""
     words = _tarot_words(language)
     texts = _tarot_cards(cards, language)
-    listed = words.separator.join(texts) if positions is None else _cards_with_positions(texts, positions, words)
-    prompt = words.instruction.format(person=person, question=question, spread=spread, cards=listed)
+    instruction = words.instruction
+    if positions is None:
+        listed = words.separator.join(texts)
+    else:  # one position per line below the label, which then ends its line
+        listed, instruction = _cards_with_positions(texts, positions, words), instruction.replace(" {cards}", "{cards}")
+    prompt = instruction.format(person=person, question=question, spread=spread, cards=listed)
     if history:
         facts, ask = prompt.rsplit("\n\n", 1)  # the block goes before the closing request
         prompt = f"{facts}\n\n{_history_block(history, words, language)}\n\n{ask}"
@@ -244,6 +249,54 @@ def tarot_row_prompt(row: dict) -> str:
         _text(row, "person"), _text(row, "question"), _text(row, "spread"), row.get("cards"),
         positions=row.get("positions"), history=row.get("history"), language=tarot_language(row),
     )
+
+
+@dataclass(frozen=True)
+class PromptCard:
+    """A card as a reading prompt lists it: its position (when the prompt names positions), name, orientation."""
+
+    position: str
+    name: str
+    reversed: bool
+
+
+def tarot_prompt_cards(prompt: str) -> list[PromptCard]:
+    """The cards a reading prompt (tarot_prompt, either language) lists, read back: the inverse of the
+    renderer, kept beside it so whoever measures readings (hearth eval) reads the one format there is."""
+    for words in TAROT_WORDS.values():
+        label = next(line for line in words.instruction.split("\n") if "{cards}" in line).replace("{cards}", "").strip()
+        start = prompt.find(label)
+        if start < 0:
+            continue
+        rest = prompt[start + len(label):]
+        first, _, after = rest.partition("\n")
+        if first.strip():  # the original format: one line, cards separated
+            return [_prompt_card("", text, words) for text in first.split(words.separator.strip()) if text.strip()]
+        lines = []
+        for line in after.split("\n"):
+            if not re.match(r"^\d+\. ", line):
+                break
+            lines.append(line)
+        return [_positioned_card(line, words) for line in lines]
+    return []
+
+
+def _positioned_card(line: str, words: TarotWords) -> PromptCard:
+    # "{number}. {name}（{meaning}）：{card}" / "{number}. {name} ({meaning}): {card}": the card follows the last colon.
+    colon = words.position.split("{name}")[1].split("{card}")[0]
+    head, _, card = line.rpartition(colon)
+    name = re.sub(r"^\d+\. ", "", head)
+    name = re.sub(r"\s*[(（][^()（）]*[)）]$", "", name)  # the position's meaning, when written
+    return _prompt_card(name, card, words)
+
+
+def _prompt_card(position: str, text: str, words: TarotWords) -> PromptCard:
+    text = text.strip()
+    for reversed_, word in words.orientation.items():
+        suffix = words.card.format(name="", orientation=word).strip()
+        if text.endswith(suffix):
+            return PromptCard(position.strip(), text[: -len(suffix)].strip(), reversed_)
+    return PromptCard(position.strip(), text, False)
 
 
 def from_tarot(row: dict) -> list[dict]:

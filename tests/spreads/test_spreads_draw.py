@@ -40,11 +40,13 @@ def test_reversed_probability_sets_the_orientations():
 def test_the_users_own_cards_are_placed_in_order():
     layout = cards_given(find_spread("three-card"), "愚人(正位)，力量(逆位)、The Ten of Pentacles reversed")
     assert layout.texts() == ["愚人(正位)", "力量(逆位)", "星币十(逆位)"]
-    assert layout.rows() == [
+    assert [{k: row[k] for k in ("position", "card", "reversed")} for row in layout.rows()] == [
         {"position": "过去", "card": "愚人", "reversed": False},
         {"position": "现在", "card": "力量", "reversed": True},
         {"position": "未来", "card": "星币十", "reversed": True},
     ]
+    assert layout.rows("en")[2] == {"position": "Future", "meaning": "where the present path leads",
+                                    "card": "Ten of Pentacles", "reversed": True}
 
 
 def test_the_wrong_number_of_cards_is_refused_naming_the_positions():

@@ -1,4 +1,4 @@
-"""The readings store (migration 2 of the history database) and its export as tarot training rows."""
+"""The readings store (migrations 2 and 3 of the history database) and its export as tarot training rows."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ import sqlite3
 import pytest
 
 from companion.history import HistoryStore
-from companion.readings import ReadingStore, export_readings
+from companion.readings import ReadingStore
 from hearth.errors import UserError
 from hearth.paths import history_db
+from spreads.reading_rows import card_texts, export_readings
 
 CARDS = [
     {"position": "过去", "card": "愚人", "reversed": False},
@@ -31,7 +32,7 @@ def test_a_fresh_history_has_the_readings_table():
     db = sqlite3.connect(history_db())
     columns = [row[1] for row in db.execute("PRAGMA table_info(readings)")]
     assert columns == ["id", "created", "person", "question", "spread", "cards", "reading", "reasoning", "model",
-                       "tokens", "seconds", "rating", "notes"]
+                       "tokens", "seconds", "rating", "notes", "context"]
 
 
 def test_add_get_list_rate_and_note():
@@ -41,7 +42,7 @@ def test_add_get_list_rate_and_note():
         reading = store.get(first)
         assert (reading.person, reading.tokens, reading.seconds, reading.model) == ("Mel", 42, 1.5, "/models/tiny.gguf")
         assert reading.cards == CARDS and reading.rating is None and reading.notes == ""
-        assert reading.card_texts() == ["愚人(正位)", "力量(逆位)", "星币十(正位)"]
+        assert card_texts(reading) == ["愚人(正位)", "力量(逆位)", "星币十(正位)"] and reading.context == {}
         assert [r.id for r in store.list()] == [second, first]  # newest first
         assert [r.id for r in store.list(limit=1)] == [second]
         rated = store.rate(first, 5, note="很准")
@@ -88,14 +89,16 @@ def test_export_round_trips_through_the_training_loader(tmp_path):
         summary = export_readings(store, out, min_rating=4)
     assert summary.written == [good]
     rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    positions = [{"name": "过去", "meaning": ""}, {"name": "现在", "meaning": ""}, {"name": "未来", "meaning": ""}]
     assert rows == [{"person": "Mel", "question": "2024年我的整体运势如何？", "spread": "三张牌（过去/现在/未来）",
-                     "cards": ["愚人(正位)", "力量(逆位)", "星币十(正位)"], "reading": "这是一段解读。"}]
+                     "cards": ["愚人(正位)", "力量(逆位)", "星币十(正位)"], "positions": positions, "language": "zh",
+                     "reading": "这是一段解读。"}]
     loaded = load_conversations([out], "tarot")
     assert not loaded.rejected
     (conversation,) = loaded.conversations
     assert conversation.messages == [
         {"role": "user", "content": tarot_prompt("Mel", "2024年我的整体运势如何？", "三张牌（过去/现在/未来）",
-                                                 ["愚人(正位)", "力量(逆位)", "星币十(正位)"])},
+                                                 ["愚人(正位)", "力量(逆位)", "星币十(正位)"], positions)},
         {"role": "assistant", "content": "这是一段解读。"},
     ]
     with ReadingStore() as store:

@@ -110,3 +110,26 @@ def test_rating_before_any_history_creates_nothing(hearth, capsys):
     assert hearth(["tarot", "rate", "1", "7"]) == 2
     _one_line_error(capsys, "from 1 to 5")
     assert not history_db().exists()
+
+
+def test_add_positions_upgrades_original_rows_and_refuses_a_bad_one_with_its_line(hearth, capsys, tmp_path):
+    from tuner.formats import from_tarot
+
+    source = tmp_path / "old.jsonl"
+    rows = [{"person": "Mel", "question": "会顺利吗？", "spread": "单张牌", "cards": ["愚人(逆位)"], "reading": "会的。"},
+            {"person": "Ann", "question": "Will it work?", "spread": "three-card", "reading": "Yes.",
+             "cards": ["The Fool (upright)", "Strength (reversed)", "The Sun (upright)"]}]
+    source.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    out = tmp_path / "new.jsonl"
+    assert hearth(["tarot", "add-positions", str(source), "--out", str(out)]) == 0
+    upgraded = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert upgraded[0]["positions"] == [{"name": "指引", "meaning": "此刻最需要听见的提醒"}]
+    assert [p["name"] for p in upgraded[1]["positions"]] == ["Past", "Present", "Future"]  # the row's language
+    assert "1. Past (what brought you here and still shapes things): The Fool (upright)" in from_tarot(upgraded[1])[0]["content"]
+
+    source.write_text(source.read_text(encoding="utf-8") + json.dumps({**rows[0], "cards": ["愚人", "力量"]}) + "\n",
+                      encoding="utf-8")
+    capsys.readouterr()
+    assert hearth(["tarot", "add-positions", str(source), "--out", str(tmp_path / "never.jsonl")]) == 2
+    _one_line_error(capsys, f"{source}:3", "has 1 position(s) but the row has 2 card(s)")
+    assert not (tmp_path / "never.jsonl").exists()

@@ -52,7 +52,10 @@ def test_read_draws_streams_stores_and_exports_what_the_model_saw(hearth, tiny_g
 
     (messages,) = seen_prompts
     assert len(messages) == 1 and messages[0]["role"] == "user"
-    assert f"抽到的牌：{'、'.join(expected.texts())}" in messages[0]["content"]
+    prompt = messages[0]["content"]
+    for number, (placed, text) in enumerate(zip(expected.cards, expected.texts()), start=1):
+        # each position named, with what it asks, beside its card and orientation
+        assert f"{number}. {placed.position.zh}（{placed.position.meaning_zh}）：{text}" in prompt
 
     assert hearth(["tarot", "rate", "1", "5"]) == 0
     exported = tmp_path / "readings.jsonl"
@@ -74,10 +77,34 @@ def test_read_with_the_users_own_cards(hearth, tiny_gguf, capsys, seen_prompts):
     assert hearth(argv) == 0
     assert "愚人(逆位)" in capsys.readouterr().out
     prompt = seen_prompts[0][0]["content"]
-    assert "咨询者：匿名" in prompt and "牌阵：单张牌" in prompt and "抽到的牌：愚人(逆位)" in prompt
+    assert "咨询者：匿名" in prompt and "牌阵：单张牌" in prompt and "1. 指引（此刻最需要听见的提醒）：愚人(逆位)" in prompt
     with ReadingStore() as store:
         (reading,) = store.list()
-    assert reading.cards == [{"position": "指引", "card": "愚人", "reversed": True}]
+    assert reading.cards == [{"position": "指引", "meaning": "此刻最需要听见的提醒", "card": "愚人", "reversed": True}]
+
+
+def test_an_english_run_reads_in_english_with_english_positions(hearth, tiny_gguf, capsys, seen_prompts, tmp_path):
+    """The prompt's language is the model's run's: a run whose data report says English gets the English prompt."""
+    import json
+    import shutil
+
+    run = tmp_path / "runs" / "en-run"
+    (run / "gguf").mkdir(parents=True)
+    (run / "data-report.json").write_text(json.dumps({"language": "en"}), encoding="utf-8")
+    shutil.copy(tiny_gguf, run / "gguf" / "en-run-f16.gguf")
+    argv = ["tarot", "read", "--model", str(run / "gguf" / "en-run-f16.gguf"), "--spread", "three-card",
+            "--question", "Should I move abroad?", "--cards", "XVI rev, ten of coins, 圣杯侍者 (R)", *FAST]
+    assert hearth(argv) == 0
+    prompt = seen_prompts[0][0]["content"]
+    assert prompt.startswith("As a professional tarot reader")
+    assert "Spread: Three cards" in prompt
+    assert "1. Past (what brought you here and still shapes things): The Tower (reversed)" in prompt
+    assert "2. Present (where you stand now): Ten of Pentacles (upright)" in prompt
+    assert "3. Future (where the present path leads): Page of Cups (reversed)" in prompt
+    assert "Tarot reader ›" in capsys.readouterr().out
+    with ReadingStore() as store:
+        (reading,) = store.list()
+    assert reading.context == {"language": "en"} and reading.cards[0]["position"] == "Past"
 
 
 def test_demo_reading_prints_and_stores_one_reading(tiny_gguf):

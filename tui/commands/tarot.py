@@ -6,17 +6,17 @@
     readings        list the stored readings, or show one
     rate            rate a reading 1–5, with an optional note
     export-dataset  write readings as tarot rows for `hearth train --data` (the loop closes)
+    add-positions   give rows in the original format (a plain list of cards) their spread's positions
     coverage        which cards × orientations a readings dataset shows, and which it never does
 
-The reading prompt is built by `tuner.formats.tarot_prompt`, the same function that turns a tarot
-training row into the model's input, so a live reading reads exactly like the training data.
+The reading itself (request, prompt, language, storing) is the service in spreads/reading.py that the
+app's tarot screen calls too; this module parses the flags and renders with rich.
 """
 
 from __future__ import annotations
 
 import argparse
 import random
-from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
@@ -24,38 +24,24 @@ from rich.table import Table
 from rich.text import Text
 
 from hearth.errors import UserError
+from hearth.language import LANGUAGES
 from spreads.draw import DEFAULT_REVERSED_PROBABILITY, Layout, cards_given, draw_cards
+from spreads.reading import DEFAULT_PERSON, ReadingRequest, reading_language, store_reading
 from spreads.spread import default_spreads, find_spread
 from tui.commands.chat import ENGINE_FLAGS, engine_settings, make_console, show_reply
 from tui.commands.history import short_time
+from tui.tarot_view import ORIENTATION_STYLE, layout_rows
 
-READER = "塔罗师"
-DEFAULT_PERSON = "匿名"
-DEMO_QUESTION = ("Mel", "2024年我的整体运势如何？", "三张牌（过去/现在/未来）", 7)  # person, question, spread, seed
-ORIENTATION_STYLE = {False: "green", True: "red"}
+# make demo's reading, in the language of the run it reads with: person, question, spread, seed.
+DEMO_QUESTIONS = {
+    "zh": ("Mel", "2024年我的整体运势如何？", "三张牌（过去/现在/未来）", 7),
+    "en": ("Mel", "What does the coming year hold for me?", "three-card", 7),
+}
 # --seed seeds the draw and the sampling both, so one seed reproduces the whole reading.
 READ_ENGINE_FLAGS = tuple(row for row in ENGINE_FLAGS if row[1] != "seed")
 
 
 # -- laying out and reading ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ReadingRequest:
-    person: str
-    question: str
-    spread_name: str  # as the user typed it: a Chinese name is kept in the prompt (Spread.prompt_name)
-    layout: Layout
-
-    @property
-    def spread_text(self) -> str:
-        return self.layout.spread.prompt_name(self.spread_name)
-
-    def messages(self) -> list[dict]:
-        from tuner.formats import tarot_prompt
-
-        prompt = tarot_prompt(self.person, self.question, self.spread_text, self.layout.texts())
-        return [{"role": "user", "content": prompt}]
 
 
 def _layout(args: argparse.Namespace) -> Layout:
@@ -67,57 +53,28 @@ def _layout(args: argparse.Namespace) -> Layout:
     return draw_cards(spread, random.Random(args.seed), args.reversed_probability)
 
 
-def layout_rows(layout: Layout) -> list[tuple]:
-    """(number, position, card, meaning) per placed card, the card coloured by its orientation:
-    what the CLI's table and the TUI's card table both show."""
-    return [
-        (str(number), Text(placed.position.zh),
-         Text(f"{placed.drawn.text()} {placed.drawn.card.en}", style=ORIENTATION_STYLE[placed.drawn.reversed]),
-         Text(placed.drawn.meaning))
-        for number, placed in enumerate(layout.cards, start=1)
-    ]
-
-
-def show_layout(console: Console, layout: Layout) -> None:
+def show_layout(console: Console, layout: Layout, language: str = "zh") -> None:
     spread = layout.spread
     table = Table(title=f"{spread.zh} · {spread.en}", title_justify="left")
     for column in ("#", "position", "card", "meaning"):
         table.add_column(column, overflow="fold")
-    for row in layout_rows(layout):
+    for row in layout_rows(layout, language):
         table.add_row(*row)
     console.print(table)
-
-
-def _model_label(settings) -> str:
-    return " + ".join(str(p) for p in (settings.model_path, settings.lora_path) if p is not None)
 
 
 def _model_names(label: str) -> str:
     return " + ".join(Path(part).name for part in label.split(" + ")) if label else "-"
 
 
-def store_reading(store, request: ReadingRequest, reply, settings) -> int:
-    """Keep a finished reading (companion.readings.ReadingStore) with its cards and the model that read."""
-    return store.add(
-        person=request.person,
-        question=request.question,
-        spread=request.spread_text,
-        cards=request.layout.rows(),
-        reading=reply.text,
-        reasoning=reply.reasoning,
-        model=_model_label(settings),
-        tokens=reply.completion_tokens,
-        seconds=round(reply.total_s, 3),
-    )
-
-
 def perform_reading(engine, store, console: Console, request: ReadingRequest, show_thinking: bool = False) -> int | None:
     """Show the cards, stream the model's reading, store it; returns the reading id (None when the
     model wrote nothing, which is not stored)."""
-    show_layout(console, request.layout)
-    console.print(Text(f"{request.person}：{request.question}", style="bold cyan"))
+    show_layout(console, request.layout, request.language)
+    console.print(Text(f"{request.person}: {request.question}", style="bold cyan"))
     messages = request.messages()
-    reply = show_reply(console, READER, lambda cancel: engine.stream(messages, cancel=cancel), show_thinking=show_thinking)
+    reply = show_reply(console, request.reader, lambda cancel: engine.stream(messages, cancel=cancel),
+                       show_thinking=show_thinking)
     if reply is None or not reply.text.strip():
         console.print(Text("the model wrote no reading; nothing was stored", style="yellow"))
         return None
@@ -127,18 +84,19 @@ def perform_reading(engine, store, console: Console, request: ReadingRequest, sh
 
 
 def demo_reading(gguf_path, console: Console | None = None) -> int | None:
-    """`make demo`'s tarot step: one seeded three-card reading on the given GGUF, printed and stored
-    in HEARTH_HOME/history.db. Returns the reading id."""
+    """`make demo`'s tarot step: one seeded three-card reading on the given GGUF, in its run's language,
+    printed and stored in HEARTH_HOME/history.db. Returns the reading id."""
     from companion.engine import Engine
     from companion.readings import ReadingStore
     from companion.settings import EngineSettings
 
     console = console or make_console()
-    person, question, spread_name, seed = DEMO_QUESTION
+    settings = EngineSettings(model_path=Path(gguf_path), n_ctx=2048, max_reply_tokens=96)
+    language = reading_language(settings)
+    person, question, spread_name, seed = DEMO_QUESTIONS[language]
     layout = draw_cards(find_spread(spread_name), random.Random(seed))
-    request = ReadingRequest(person, question, spread_name, layout)
-    settings = EngineSettings(model_path=Path(gguf_path), n_ctx=2048, max_reply_tokens=96, seed=seed)
-    with Engine(settings) as engine, ReadingStore() as store:
+    request = ReadingRequest(person, question, spread_name, layout, language)
+    with Engine(settings.replace(seed=seed)) as engine, ReadingStore() as store:
         return perform_reading(engine, store, console, request, show_thinking=True)
 
 
@@ -164,8 +122,9 @@ def read_command(args: argparse.Namespace) -> int:
         raise UserError("--question is empty; ask the cards something")
     if not person:
         raise UserError("--person is empty; give a name or leave the flag out")
-    request = ReadingRequest(person, question, args.spread, _layout(args))
+    layout = _layout(args)
     settings = engine_settings(args)
+    request = ReadingRequest(person, question, args.spread, layout, reading_language(settings, question, args.language))
     console = make_console()
     with ReadingStore() as store, Engine(settings) as engine:
         reading_id = perform_reading(engine, store, console, request, show_thinking=args.show_thinking)
@@ -178,6 +137,7 @@ def _stars(rating: int | None) -> str:
 
 def readings_command(args: argparse.Namespace) -> int:
     from companion.readings import ReadingStore
+    from spreads.reading_rows import card_texts
 
     console = make_console()
     with ReadingStore() as store:
@@ -194,19 +154,19 @@ def readings_command(args: argparse.Namespace) -> int:
     for reading in readings:
         table.add_row(
             str(reading.id), short_time(reading.created), Text(reading.person), Text(reading.spread),
-            Text("、".join(reading.card_texts())), _stars(reading.rating), Text(reading.question),
+            Text("、".join(card_texts(reading))), _stars(reading.rating), Text(reading.question),
         )
     console.print(table)
     return 0
 
 
 def _show_reading(console: Console, reading) -> None:
+    from spreads.reading_rows import card_texts
     console.print(Text(f"reading #{reading.id} · {short_time(reading.created)} · {reading.spread} · "
                        f"{_model_names(reading.model)}", style="bold"))
-    console.print(Text(f"{reading.person}：{reading.question}", style="bold cyan"))
-    for card in reading.cards:
-        console.print(Text(f"  {card['position']}: ") + Text(
-            f"{card['card']}({'逆位' if card['reversed'] else '正位'})", style=ORIENTATION_STYLE[bool(card["reversed"])]))
+    console.print(Text(f"{reading.person}: {reading.question}", style="bold cyan"))
+    for card, text in zip(reading.cards, card_texts(reading)):
+        console.print(Text(f"  {card['position']}: ") + Text(text, style=ORIENTATION_STYLE[bool(card["reversed"])]))
     if reading.reasoning:
         console.print(Text(f"(thinking) {reading.reasoning}", style="dim italic"))
     console.print(Text(reading.reading))
@@ -229,13 +189,22 @@ def rate_command(args: argparse.Namespace) -> int:
 
 
 def export_dataset_command(args: argparse.Namespace) -> int:
-    from companion.readings import ReadingStore, check_rating, export_readings
+    from companion.readings import ReadingStore, check_rating
+    from spreads.reading_rows import export_readings
 
     if args.min_rating is not None:
         check_rating(args.min_rating)
     with ReadingStore() as store:
         summary = export_readings(store, args.out, min_rating=args.min_rating)
     make_console().print(f"wrote {len(summary.written)} reading(s) to {args.out} (tarot rows: `hearth train --data {args.out}`)")
+    return 0
+
+
+def add_positions_command(args: argparse.Namespace) -> int:
+    from spreads.reading_rows import add_positions
+
+    count = add_positions(args.file, args.out)
+    make_console().print(f"wrote {count} row(s) with their spread's positions to {args.out}")
     return 0
 
 
@@ -294,8 +263,11 @@ def register(subparsers) -> None:
     read.add_argument("--model", help="a GGUF file or a run id/folder (default: the newest exported run)")
     read.add_argument("--question", required=True, help="what the cards are asked")
     read.add_argument("--person", default=DEFAULT_PERSON, help=f"who asks (default: {DEFAULT_PERSON})")
-    read.add_argument("--cards", help="the cards you drew yourself, in position order: \"愚人(正位),力量(逆位),…\"")
+    read.add_argument("--cards", help="the cards you drew yourself, in position order, written any way readers write them: "
+                      "\"愚人(正位), XVI rev, ten of coins (R)\"")
     _add_draw_flags(read, "seed for the draw and the model's sampling (the same seed, the same reading)")
+    read.add_argument("--language", choices=LANGUAGES,
+                      help="the prompt's language (default: the language of the model's run, else of the question)")
     read.add_argument("--show-thinking", action="store_true", help="show the model's <think> reasoning")
     read.add_argument("--lora", help="a GGUF LoRA adapter to apply")
     read.add_argument("--settings", help="engine settings YAML (flags override it)")
@@ -319,6 +291,11 @@ def register(subparsers) -> None:
     export.add_argument("out", help="the .jsonl file to write")
     export.add_argument("--min-rating", type=int, help="only readings rated this or more")
     export.set_defaults(func=export_dataset_command)
+
+    positions = sub.add_parser("add-positions", help="give original-format tarot rows their spread's positions")
+    positions.add_argument("file", metavar="FILE", help="a JSONL file in the tarot row format")
+    positions.add_argument("--out", required=True, help="the .jsonl file to write")
+    positions.set_defaults(func=add_positions_command)
 
     coverage = sub.add_parser("coverage", help="which cards a readings dataset shows, and which it never does")
     coverage.add_argument("files", nargs="+", metavar="FILE", help="JSONL files in the tarot row format")

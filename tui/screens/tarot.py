@@ -2,8 +2,9 @@
 them (streaming), and the reading is stored with its cards. Keys 1–5 rate it, for training later.
 Opened on a stored reading (from the home screen's list), it shows that reading to look at or rate.
 
-The prompt is `tui.commands.tarot.ReadingRequest`'s, the same one `hearth tarot read` and the training
-rows use, so a reading in the app reads like the data the model learned from. The model loads and
+The reading is spreads/reading.py's service, the same one `hearth tarot read` uses: its prompt is the
+training rows' own, in the language of the model's run, so a reading in the app reads like the data the
+model learned from. The model loads and
 the reading streams in one thread worker that only posts messages (tui/messages.py).
 """
 
@@ -24,7 +25,8 @@ from hearth.errors import UserError
 from spreads.draw import draw_cards
 from spreads.spread import default_spreads
 from tui.catalog import chat_models, model_label
-from tui.commands.tarot import DEFAULT_PERSON, READER, ReadingRequest, store_reading
+from spreads.reading import DEFAULT_PERSON, READER, ReadingRequest, reading_language, store_reading
+from spreads.reading_rows import stored_language
 from tui.messages import ReadingDone, ReadingFailed, ReplyChunk
 from tui.screens.chat import NO_MODEL, batched
 from tui.widgets.card_table import CardTable
@@ -103,10 +105,11 @@ class TarotScreen(Screen):
         cards.show_stored(reading)
         cards.display = True
         view = self.reading_view
-        view.speakers = {"user": reading.person, "assistant": READER}
+        reader = READER[stored_language(reading)]
+        view.speakers = {"user": reading.person, "assistant": reader}
         await view.remove_children()
         await view.mount_all([MessageBubble("user", reading.person, reading.question),
-                              MessageBubble("assistant", READER, reading.reading, reading.reasoning)])
+                              MessageBubble("assistant", reader, reading.reading, reading.reasoning)])
         self.refresh_bindings()
         stars = f"rated {'★' * reading.rating}" if reading.rating else "not rated yet"
         self.status(f"reading #{reading.id} · {stars} · 1–5 rates it · ctrl+n asks a new question")
@@ -133,21 +136,23 @@ class TarotScreen(Screen):
             return
         event.input.clear()
         spread = default_spreads().find(self.query_one("#spread", Select).value)
-        self.request = request = ReadingRequest(person, question, spread.zh, draw_cards(spread, random.Random()))
+        model = self.query_one("#model", Select).value
+        settings = self.app.engine_settings.replace(model_path=model)
+        language = reading_language(settings, question)
+        layout = draw_cards(spread, random.Random())
+        self.request = request = ReadingRequest(person, question, spread.name(language), layout, language)
         self.reading_id = None
         cards = self.query_one(CardTable)
-        cards.show_layout(request.layout)
+        cards.show_layout(request.layout, language)
         cards.display = True
         view = self.reading_view
-        view.speakers = {"user": person, "assistant": READER}
+        view.speakers = {"user": person, "assistant": request.reader}
         await view.remove_children()
         await view.mount(MessageBubble("user", person, question))
         self._bubble = await view.start_reply()
         self.cancel = threading.Event()
         self.refresh_bindings()
-        model = self.query_one("#model", Select).value
         self.status(f"reading with {Path(str(model)).name}… (esc stops)")
-        settings = self.app.engine_settings.replace(model_path=model)
         self._read(request, settings, self.cancel, self.app.engines)
 
     @work(thread=True, exclusive=True, group="reading")

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from rich.text import Text
 from textual.widgets import DataTable
 
-from hearth.errors import UserError
-from tui.commands.tarot import ORIENTATION_STYLE, layout_rows
+from spreads.reading_rows import stored_language, stored_layout
+from tui.tarot_view import layout_rows, stored_rows
 
 
 class CardTable(DataTable):
@@ -15,24 +14,18 @@ class CardTable(DataTable):
         self.zebra_stripes = True
         self.add_columns("#", "position", "card", "meaning")
 
-    def show_layout(self, layout) -> None:
+    def show_layout(self, layout, language: str = "zh") -> None:
         """Show a spreads.draw.Layout, replacing what was there."""
-        self._show(layout_rows(layout), f"{layout.spread.zh} · {layout.spread.en}")
+        self._show(layout_rows(layout, language), f"{layout.spread.zh} · {layout.spread.en}")
 
     def show_stored(self, reading) -> None:
         """Show a stored reading's cards (companion.readings.Reading), with their meanings when its
-        spread and cards are still in the bundled deck and spreads."""
-        from spreads.draw import cards_given
-        from spreads.spread import find_spread
-
-        try:
-            self.show_layout(cards_given(find_spread(reading.spread), reading.card_texts()))
-        except UserError:  # a spread or card named differently: show the cards as they were stored
-            rows = [
-                (str(n), Text(card["position"]), Text(text, style=ORIENTATION_STYLE[bool(card["reversed"])]), Text(""))
-                for n, (card, text) in enumerate(zip(reading.cards, reading.card_texts()), start=1)
-            ]
-            self._show(rows, reading.spread)
+        spread and cards are still in the deck and the spreads."""
+        layout = stored_layout(reading)
+        if layout is not None:
+            self.show_layout(layout, stored_language(reading))
+        else:  # a spread or card named differently: the cards as they were stored
+            self._show(stored_rows(reading), reading.spread)
 
     def _show(self, rows: list[tuple], title: str) -> None:
         self.clear()

@@ -1,0 +1,126 @@
+"""Stored readings back out as tarot training rows (`hearth tarot export-dataset`): the loop closes.
+
+A reading is stored as plain data (companion.readings: its cards with their positions and what each
+position asks, and its context: the prompt's language and the querent's history when it was given).
+Its row carries all of that, so `tuner.formats.tarot_row_prompt` of the row is the prompt the reading
+was made from. Readings stored before positions were kept give a row with position names only.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hearth.atomic import atomic_path
+from hearth.errors import UserError
+from tuner.formats import card_text, tarot_language
+
+
+def stored_language(reading) -> str:
+    return reading.context.get("language", "zh")
+
+
+def card_texts(reading) -> list[str]:
+    """`["愚人(正位)", …]`: a stored reading's cards as its prompt wrote them."""
+    language = stored_language(reading)
+    return [card_text(c["card"], c["reversed"], language) for c in reading.cards]
+
+
+def stored_layout(reading):
+    """A stored reading laid out again in its spread (a spreads.draw.Layout, meanings and all), or None when
+    its spread or one of its cards is named in a way the deck and the spreads no longer know."""
+    from spreads.draw import cards_given
+    from spreads.spread import find_spread
+
+    try:
+        return cards_given(find_spread(reading.spread), card_texts(reading))
+    except UserError:
+        return None
+
+
+def training_row(reading) -> dict:
+    """The tarot row `hearth train --data` reads: person, question, spread, cards, positions, language,
+    history (when the reading was given one) and the reading."""
+    row = {
+        "person": reading.person,
+        "question": reading.question,
+        "spread": reading.spread,
+        "cards": card_texts(reading),
+        "positions": [{"name": c["position"], "meaning": c.get("meaning", "")} for c in reading.cards],
+        "language": stored_language(reading),
+    }
+    if reading.context.get("history"):
+        row["history"] = reading.context["history"]
+    row["reading"] = reading.reading
+    return row
+
+
+def with_positions(row: dict, book=None) -> dict:
+    """An original-format tarot row (a plain list of cards) given its spread's positions, named in the row's
+    language with what each asks: the prompt it then trains on is the one a live reading gets."""
+    from spreads.draw import split_card_list
+    from spreads.spread import default_spreads
+
+    spread = (book or default_spreads()).find(row.get("spread") or "")
+    cards = split_card_list(row["cards"]) if isinstance(row.get("cards"), str) else list(row.get("cards") or [])
+    if len(cards) != len(spread):
+        raise UserError(f"the spread {spread.id} has {len(spread)} position(s) but the row has {len(cards)} card(s)")
+    language = tarot_language(row)
+    positions = [{"name": p.name(language), "meaning": p.meaning(language)} for p in spread.positions]
+    ordered = {key: value for key, value in row.items() if key != "reading"}
+    return {**ordered, "cards": cards, "positions": positions, **({"reading": row["reading"]} if "reading" in row else {})}
+
+
+@dataclass
+class ExportSummary:
+    written: list[int] = field(default_factory=list)  # reading ids, oldest first
+
+
+def export_readings(store, out: str | Path, min_rating: int | None = None) -> ExportSummary:
+    """Write readings (oldest first; only those rated `min_rating` or more when given) as tarot rows.
+
+    The file appears whole or not at all; with no reading to write nothing is written.
+    """
+    readings = [r for r in store.list(min_rating=min_rating, oldest_first=True) if r.reading.strip()]
+    if not readings:
+        wanted = f"rated {min_rating} or more" if min_rating is not None else "stored"
+        raise UserError(f"no readings {wanted} to export; `hearth tarot readings` lists them, `hearth tarot rate` rates one")
+    with atomic_path(out) as partial:
+        with open(partial, "w", encoding="utf-8") as f:
+            for reading in readings:
+                f.write(json.dumps(training_row(reading), ensure_ascii=False) + "\n")
+    return ExportSummary([r.id for r in readings])
+
+
+def add_positions(source: str | Path, out: str | Path) -> int:
+    """Copy a JSONL file of original-format tarot rows with each row given its spread's positions
+    (`hearth tarot add-positions`); rows that already have positions are kept as they are. Returns the row count.
+    A row that cannot be given positions is a UserError naming its file and line; nothing is written then."""
+    source = Path(source).expanduser()
+    if not source.is_file():
+        raise UserError("no such readings file", where=str(source))
+    try:
+        lines = source.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError:
+        raise UserError("is not UTF-8 text; save it as UTF-8 JSONL", where=str(source)) from None
+    rows = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        where = f"{source}:{number}"
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise UserError(f"not valid JSON ({exc.msg})", where=where) from None
+        if not isinstance(row, dict):
+            raise UserError("not a tarot row (expected an object with spread and cards)", where=where)
+        try:
+            rows.append(row if "positions" in row else with_positions(row))
+        except (UserError, ValueError) as exc:
+            raise UserError(str(exc), where=where) from None
+    with atomic_path(out) as partial:
+        with open(partial, "w", encoding="utf-8") as f:
+            for row in rows:
+                f.write(json.dumps(row, ensure_ascii=False) + "\n")
+    return len(rows)
