@@ -43,6 +43,8 @@ class PersonaEntry:
     aliases: tuple[str, ...] = field(default=(), compare=False, repr=False)
     # (language, card file) for each card of the persona, its own card (`path`) first
     cards: tuple[tuple[str, Path], ...] = ()
+    # (alias, language) for the names of each card's character: `Lin Zhi` is the English card
+    card_names: tuple[tuple[str, str], ...] = field(default=(), compare=False, repr=False)
 
     @property
     def languages(self) -> tuple[str, ...]:
@@ -51,6 +53,12 @@ class PersonaEntry:
     def card_path(self, language: str | None = None) -> Path:
         """The card file in `language` when the persona has one, else its own card."""
         return dict(self.cards).get(language, self.path)
+
+    def language_named(self, name: str) -> str | None:
+        """The language of the one card whose character goes by `name`; None for the folder name or a
+        name every card shares."""
+        languages = {language for alias, language in self.card_names if alias == name.strip().casefold()}
+        return languages.pop() if len(languages) == 1 else None
 
 
 def imported_dir() -> Path:
@@ -72,15 +80,17 @@ def _entry(
     except UserError as exc:
         # One damaged import must not hide every other persona; using it names the problem.
         return PersonaEntry(name, "?", source, path, portrait, dialogues, str(exc), (name.casefold(),))
-    own = card_language(card)
-    cards = ((own, path), *((language, file) for language, file in (translations or {}).items() if language != own))
-    names = {name} | {alias for each in (card, *others.values()) for alias in _names(each)}
-    aliases = tuple(sorted(alias.casefold() for alias in names if alias))
-    return PersonaEntry(name, card.name, source, path, portrait, dialogues, None, aliases, cards)
+    by_language = {card_language(card): (path, card)}
+    for language, file in (translations or {}).items():
+        by_language.setdefault(language, (file, others[language]))
+    cards = tuple((language, file) for language, (file, _) in by_language.items())
+    card_names = tuple((alias, language) for language, (_, each) in by_language.items() for alias in _names(each))
+    aliases = tuple(sorted({name.casefold(), *(alias for alias, _ in card_names)}))
+    return PersonaEntry(name, card.name, source, path, portrait, dialogues, None, aliases, cards, card_names)
 
 
-def _names(card: Card) -> tuple[str, ...]:
-    return card.name, slugify(card.name), card.nickname or ""
+def _names(card: Card) -> set[str]:
+    return {alias.casefold() for alias in (card.name, slugify(card.name), card.nickname or "") if alias}
 
 
 def _first_file(folder: Path, names) -> Path | None:
@@ -138,14 +148,15 @@ def find_entry(name: str) -> PersonaEntry | None:
 
 def find_persona(name_or_path, language: str | None = None) -> Card:
     """A built-in (`linzhi`, `林栀` or `Lin Zhi`), an imported persona (slug or character name), or a
-    card file path; in `language` when the persona has a card in it. Unknown names are a UserError
-    that lists the known ones."""
+    card file path; in `language` when the persona has a card in it (default: the language of the card
+    whose character's name was given, else the persona's own card). Unknown names are a UserError that
+    lists the known ones."""
     candidate = Path(str(name_or_path)).expanduser()
     if candidate.is_file():
         return load_card(candidate)
     entry = find_entry(str(name_or_path))
     if entry is not None:
-        return load_entry(entry, language)
+        return load_entry(entry, language or entry.language_named(str(name_or_path)))
     if candidate.suffix.lower() in CARD_SUFFIXES or "/" in str(name_or_path):
         raise UserError("no such card file", where=str(candidate))
     raise UserError(

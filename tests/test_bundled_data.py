@@ -1,5 +1,5 @@
-"""Checks on the data files hearth ships: 林栀's card and dialogues, the tarot deck,
-the spread definitions and the sample readings.
+"""Checks on the data files hearth ships: 林栀's cards (Chinese and English) and dialogues,
+the tarot deck, the spread definitions and the sample readings in both languages.
 
 Only the standard library is used, so these run in well under a second and do not
 depend on any other part of the project.
@@ -13,12 +13,24 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 CARD = ROOT / "personas" / "linzhi" / "card.json"
+CARD_EN = ROOT / "personas" / "linzhi" / "card.en.json"
 DIALOGUES = ROOT / "personas" / "linzhi" / "dialogues.jsonl"
+DIALOGUES_EN = ROOT / "personas" / "linzhi" / "dialogues.en.jsonl"
 DECK = ROOT / "spreads" / "deck.json"
 SPREADS = ROOT / "spreads" / "spreads.json"
 READINGS = ROOT / "spreads" / "readings-sample.jsonl"
+READINGS_EN = ROOT / "spreads" / "readings-sample-en.jsonl"
 
-CARD_RE = re.compile(r"^(?P<name>.+)\((?P<orientation>正位|逆位)\)$")
+# How each sample file writes a drawn card: `愚人(正位)`, `The Fool (upright)`; the name is the deck's own
+# (zh names and aliases, or the English name).
+CARD_RE = {
+    "zh": re.compile(r"^(?P<name>.+)\((?P<orientation>正位|逆位)\)$"),
+    "en": re.compile(r"^(?P<name>.+) \((?P<orientation>upright|reversed)\)$"),
+}
+READING_FILES = {"zh": READINGS, "en": READINGS_EN}
+DIALOGUE_FILES = (DIALOGUES, DIALOGUES_EN)
+# Chinese characters: the English files carry none.
+CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
 def _load_json(path):
@@ -56,6 +68,11 @@ def card_names(deck):
 
 
 @pytest.fixture(scope="module")
+def names_by_language(card_names, deck):
+    return {"zh": card_names, "en": {card["en"]: card["id"] for card in deck}}
+
+
+@pytest.fixture(scope="module")
 def spread_sizes():
     """Every name of a spread (zh, en, id, aliases) -> how many positions it has."""
     sizes = {}
@@ -82,12 +99,28 @@ def test_card_is_a_v2_card_with_the_essentials():
         assert entry["keys"] and entry["content"].strip()
 
 
-def test_dialogues_are_well_formed_conversations():
-    rows = _load_jsonl(DIALOGUES)
-    assert len(rows) >= 120, f"dialogues.jsonl has only {len(rows)} rows"
+def test_english_card_is_the_same_character_with_the_same_lorebook():
+    zh, en = _load_json(CARD)["data"], _load_json(CARD_EN)["data"]
+    assert _load_json(CARD_EN)["spec"] == "chara_card_v2"
+    assert en["name"] == "Lin Zhi" and en["extensions"]["hearth"]["language"] == "en"
+    for field in ("description", "personality", "scenario", "first_mes", "mes_example", "system_prompt"):
+        assert en[field].strip() and not CJK.search(en[field]), f"card.en.json: data.{field} is empty or not English"
+    assert len(en["alternate_greetings"]) == len(zh["alternate_greetings"])
+    zh_entries, en_entries = zh["character_book"]["entries"], en["character_book"]["entries"]
+    shape = ("id", "insertion_order", "priority", "selective", "position", "constant", "enabled")
+    assert [[e[k] for k in shape] for e in en_entries] == [[e[k] for k in shape] for e in zh_entries]
+    for entry in en_entries:
+        assert entry["keys"] and not any(CJK.search(key) for key in entry["keys"] + entry["secondary_keys"])
+        assert entry["content"].strip() and not CJK.search(entry["content"])
+
+
+@pytest.mark.parametrize("path", DIALOGUE_FILES, ids=lambda p: p.name)
+def test_dialogues_are_well_formed_conversations(path):
+    rows = _load_jsonl(path)
+    assert len(rows) >= 120, f"{path.name} has only {len(rows)} rows"
     for number, row in enumerate(rows, start=1):
         messages = row["messages"]
-        where = f"dialogues.jsonl row {number}"
+        where = f"{path.name} row {number}"
         assert messages[0]["role"] == "system", f"{where}: first message is not system"
         turns = messages[1:]
         assert turns, f"{where}: no turns after the system message"
@@ -123,19 +156,30 @@ def test_common_variant_spellings_resolve(card_names):
     assert card_names["皇后"] != card_names["圣杯王后"]
 
 
-def test_sample_readings_use_real_cards_and_fit_their_spread(card_names, spread_sizes):
-    rows = _load_jsonl(READINGS)
-    assert len(rows) >= 40, f"readings-sample.jsonl has only {len(rows)} rows"
+def test_english_dialogues_are_english_and_do_not_always_end_on_a_question():
+    rows = _load_jsonl(DIALOGUES_EN)
+    replies = [m["content"] for row in rows for m in row["messages"] if m["role"] == "assistant"]
+    assert not any(CJK.search(m["content"]) for row in rows for m in row["messages"])
+    assert sum(reply.rstrip().endswith("?") for reply in replies) < len(replies) / 2
+    assert DIALOGUES_EN.stat().st_size < 250_000
+
+
+@pytest.mark.parametrize("language", sorted(READING_FILES))
+def test_sample_readings_use_real_cards_and_fit_their_spread(language, names_by_language, spread_sizes):
+    path, card_re, card_names = READING_FILES[language], CARD_RE[language], names_by_language[language]
+    rows = _load_jsonl(path)
+    assert len(rows) >= 40, f"{path.name} has only {len(rows)} rows"
+    assert len({row["spread"] for row in rows}) >= 4, f"{path.name}: too few kinds of spread"
     for number, row in enumerate(rows, start=1):
-        where = f"readings-sample.jsonl row {number}"
+        where = f"{path.name} row {number}"
         for field in ("person", "question", "spread", "reading"):
             assert isinstance(row[field], str) and row[field].strip(), f"{where}: {field} is empty"
         assert row["spread"] in spread_sizes, f"{where}: unknown spread {row['spread']!r}"
         assert len(row["cards"]) == spread_sizes[row["spread"]], f"{where}: wrong number of cards"
         ids = []
         for text in row["cards"]:
-            match = CARD_RE.match(text)
-            assert match, f"{where}: card {text!r} is not written like 愚人(正位)"
+            match = card_re.match(text)
+            assert match, f"{where}: card {text!r} is not written like 愚人(正位) / The Fool (upright)"
             name = match.group("name")
             assert name in card_names, f"{where}: {name!r} is not in deck.json"
             ids.append(card_names[name])
