@@ -240,7 +240,8 @@ class SpreadBook:
         spread = self._by_key.get(normalise(name or ""))
         if spread is None:
             known = ", ".join(f"{s.id} ({s.zh}, {len(s)} card{'s' if len(s) > 1 else ''})" for s in self.spreads)
-            raise UserError(f"unknown spread '{(name or '').strip()}'; choose one of: {known}")
+            broken = f" ({len(self.problems)} spread file(s) did not load; `hearth tarot spreads` says why)" if self.problems else ""
+            raise UserError(f"unknown spread '{(name or '').strip()}'; choose one of: {known}{broken}")
         return spread
 
 

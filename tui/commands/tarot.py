@@ -3,6 +3,7 @@
     draw            lay out a spread (seedable) and show each position's card and meaning
     read            a reading by a model: draws (or takes the cards you drew), streams the reading,
                     stores it in the history database
+    spreads         the bundled spreads and your own (HEARTH_HOME/spreads/*.yaml|json), and any that did not load
     readings        list the stored readings, or show one
     rate            rate a reading 1–5, with an optional note
     export-dataset  write readings as tarot rows for `hearth train --data` (the loop closes)
@@ -27,7 +28,7 @@ from hearth.errors import UserError
 from hearth.language import LANGUAGES
 from spreads.draw import DEFAULT_REVERSED_PROBABILITY, Layout, cards_given, draw_cards
 from spreads.reading import DEFAULT_PERSON, ReadingRequest, reading_language, store_reading
-from spreads.spread import default_spreads, find_spread
+from spreads.spread import bundled_spreads, default_spreads, find_spread, user_spreads_dir
 from tui.commands.chat import ENGINE_FLAGS, engine_settings, make_console, show_reply
 from tui.commands.history import short_time
 from tui.tarot_view import ORIENTATION_STYLE, layout_rows
@@ -208,6 +209,22 @@ def add_positions_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def spreads_command(args: argparse.Namespace) -> int:
+    book = default_spreads()
+    console = make_console()
+    table = Table(title="spreads", title_justify="left")
+    for column in ("id", "name", "cards", "positions", "from"):
+        table.add_column(column, overflow="fold")
+    for spread in book.spreads:
+        table.add_row(spread.id, Text(f"{spread.zh} · {spread.en}"), str(len(spread)),
+                      Text("、".join(p.zh for p in spread.positions)), Text(spread.source))
+    console.print(table)
+    console.print(Text(f"your own spreads: YAML or JSON files in {user_spreads_dir()}", style="dim"), soft_wrap=True)
+    for problem in book.problems:
+        console.print(Text(f"not loaded: {problem}", style="yellow"), soft_wrap=True)
+    return 0
+
+
 def coverage_command(args: argparse.Namespace) -> int:
     from spreads.coverage import card_coverage
 
@@ -241,7 +258,8 @@ def coverage_command(args: argparse.Namespace) -> int:
 
 
 def _spread_help() -> str:
-    return "the spread: " + ", ".join(f"{s.id} ({s.zh})" for s in default_spreads().spreads)
+    bundled = ", ".join(f"{s.id} ({s.zh})" for s in bundled_spreads().spreads)
+    return f"the spread: {bundled}, or one of your own (`hearth tarot spreads` lists them all)"
 
 
 def _add_draw_flags(parser: argparse.ArgumentParser, seed_help: str) -> None:
@@ -274,6 +292,9 @@ def register(subparsers) -> None:
     for flag, field, kind, help_text in READ_ENGINE_FLAGS:
         read.add_argument(flag, dest=field, type=kind, help=help_text)
     read.set_defaults(func=read_command)
+
+    sub.add_parser("spreads", help="the spreads you can draw: the bundled ones and your own").set_defaults(
+        func=spreads_command)
 
     readings = sub.add_parser("readings", help="list stored readings, or show one")
     readings.add_argument("reading_id", nargs="?", type=int, help="show this reading in full")
