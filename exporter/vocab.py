@@ -14,7 +14,7 @@ import gguf
 from exporter.bos_eos import tokenizer_additions
 from exporter.chat_template import end_of_turn, load_chat_template, special_token_texts
 from exporter.tokenizer_bpe import bpe_vocab, is_byte_level
-from exporter.tokenizer_spm import is_sentencepiece, spm_vocab
+from exporter.tokenizer_spm import is_sentencepiece, is_sentencepiece_json, spm_json_vocab, spm_vocab
 from hearth.errors import UserError
 
 
@@ -53,10 +53,12 @@ def _load_bpe(model_dir: Path, n_vocab: int, pre_override: str | None) -> dict:
     return dict(model="gpt2", pre=pre, tokens=tokens, types=types)
 
 
-def _load_spm(model_dir: Path, n_vocab: int, pre_override: str | None) -> dict:
-    tokens, scores, types, add_space_prefix = spm_vocab(model_dir, n_vocab)
-    return dict(model="llama", pre=pre_override or "default", tokens=tokens, types=types, scores=scores,
-                add_space_prefix=add_space_prefix)
+def _spm_loader(read: Callable[[Path, int], tuple]) -> Callable[..., dict]:
+    def load(model_dir: Path, n_vocab: int, pre_override: str | None) -> dict:
+        tokens, scores, types, add_space_prefix = read(model_dir, n_vocab)
+        return dict(model="llama", pre=pre_override or "default", tokens=tokens, types=types, scores=scores,
+                    add_space_prefix=add_space_prefix)
+    return load
 
 
 def _is_byte_level_bpe(model_dir: Path) -> bool:
@@ -67,7 +69,9 @@ def _is_byte_level_bpe(model_dir: Path) -> bool:
 # (what it is, does this directory have it, how to read it) — first match wins.
 TOKENIZER_KINDS: tuple[tuple[str, Callable[[Path], bool], Callable[..., dict]], ...] = (
     ("byte-level BPE tokenizer.json", _is_byte_level_bpe, _load_bpe),
-    ("SentencePiece tokenizer.model", is_sentencepiece, _load_spm),
+    ("SentencePiece tokenizer.model", is_sentencepiece, _spm_loader(spm_vocab)),
+    # what transformers 5 saves for a SentencePiece tokenizer (a fine-tuned run's merged model)
+    ("SentencePiece-style tokenizer.json", is_sentencepiece_json, _spm_loader(spm_json_vocab)),
 )
 
 

@@ -100,3 +100,22 @@ def test_smollm_digits_are_named_for_llama_cpp_as_split_one_by_one(new_f16_files
     (model / "tokenizer.json").write_text(json.dumps(tokenizer), encoding="utf-8")
     with pytest.raises(UserError, match=r"not one hearth can name.*known: gpt-2, llama-bpe, qwen2, smollm"):
         convert_hf_to_gguf(model, tmp_path / "m.gguf")
+
+
+@pytest.mark.parametrize("model", ["gemma2_dir", "phi3_dir", "llama_spm_dir"])
+def test_a_sentencepiece_model_saved_without_tokenizer_model_tokenizes_the_same(model, request, tmp_path):
+    # transformers 5 saves only tokenizer.json: a fine-tuned run's merged model has no tokenizer.model.
+    import shutil
+
+    source = request.getfixturevalue(model)
+    model_dir = Path(shutil.copytree(source, tmp_path / source.name, ignore=shutil.ignore_patterns("tokenizer.model")))
+    path = convert_hf_to_gguf(model_dir, tmp_path / "m.gguf")
+    fields, _ = _fields(path)
+    original, _ = _fields(convert_hf_to_gguf(source, tmp_path / "with-model.gguf"))
+    assert fields["tokenizer.ggml.model"] == "llama"
+    for key in ("tokenizer.ggml.tokens", "tokenizer.ggml.token_type", "tokenizer.ggml.add_space_prefix",
+                "tokenizer.ggml.eos_token_id", "tokenizer.ggml.add_bos_token"):
+        assert fields[key] == original[key], key
+    with open_llama(path, n_ctx=512) as llm:
+        tokens = tokenizer_parity(HFReference(model_dir), llm)
+    assert tokens["passed"], tokens["mismatches"]
