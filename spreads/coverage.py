@@ -64,7 +64,11 @@ class Coverage:
         return [card for card in self.deck if self.seen(card) and not self.count(card, reversed_)]
 
     def missing_combinations(self) -> int:
-        return sum(1 for card in self.deck for way in (False, True) if not self.count(card, way))
+        return len(self.gaps())
+
+    def gaps(self) -> list[DrawnCard]:
+        """Every card × orientation never seen, in deck order."""
+        return [DrawnCard(card, way) for card in self.deck for way in (False, True) if not self.count(card, way)]
 
     def by_group(self) -> list[GroupSummary]:
         groups = {name: GroupSummary(name, 0, 0, 0, 0) for name in GROUP_ORDER}
@@ -101,6 +105,16 @@ def _add_row(coverage: Coverage, row, where: str) -> None:
             coverage.problems.append(Problem(where, str(exc)))
             continue
         coverage.counts[(drawn.card.id, drawn.reversed)] += 1
+
+
+def stored_coverage(store, deck: Deck | None = None) -> Coverage:
+    """Count every card × orientation in the readings stored in the history (companion.readings.ReadingStore)."""
+    from spreads.reading_rows import training_row
+
+    coverage = Coverage(deck or default_deck())
+    for reading in store.list(oldest_first=True):
+        _add_row(coverage, training_row(reading), f"reading #{reading.id}")
+    return coverage
 
 
 def card_coverage(paths: list[str | Path], deck: Deck | None = None) -> Coverage:

@@ -45,7 +45,14 @@ class Layout:
         return [placed.as_row(language) for placed in self.cards]
 
 
-def _place(spread: Spread, drawn: list[DrawnCard]) -> Layout:
+def check_reversed_probability(probability: float) -> float:
+    if not 0.0 <= probability <= 1.0:
+        raise UserError(f"the reversed probability must be between 0 and 1, got {probability}")
+    return probability
+
+
+def place_cards(spread: Spread, drawn: list[DrawnCard]) -> Layout:
+    """The cards in the spread's positions, in order."""
     return Layout(spread, tuple(PlacedCard(position, card) for position, card in zip(spread.positions, drawn)))
 
 
@@ -56,14 +63,13 @@ def draw_cards(
     deck: Deck | None = None,
 ) -> Layout:
     """Distinct cards for every position, each reversed with the given probability."""
-    if not 0.0 <= reversed_probability <= 1.0:
-        raise UserError(f"the reversed probability must be between 0 and 1, got {reversed_probability}")
+    check_reversed_probability(reversed_probability)
     rng = rng or random.Random()
     deck = deck or default_deck()
     if len(spread) > len(deck):
         raise UserError(f"the spread {spread.id} needs {len(spread)} cards but the deck has only {len(deck)}")
     cards = rng.sample(deck.cards, len(spread))
-    return _place(spread, [DrawnCard(card, rng.random() < reversed_probability) for card in cards])
+    return place_cards(spread, [DrawnCard(card, rng.random() < reversed_probability) for card in cards])
 
 
 def split_card_list(text: str) -> list[str]:
@@ -86,4 +92,4 @@ def cards_given(spread: Spread, cards: str | list[str], deck: Deck | None = None
         if card.card.id in seen:
             raise UserError(f"the card {card.card.zh} is given twice ('{seen[card.card.id]}' and '{text}'); a deck holds each card once")
         seen[card.card.id] = text
-    return _place(spread, drawn)
+    return place_cards(spread, drawn)

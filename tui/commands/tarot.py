@@ -8,7 +8,8 @@
     rate            rate a reading 1–5, with an optional note
     export-dataset  write readings as tarot rows for `hearth train --data` (the loop closes)
     add-positions   give rows in the original format (a plain list of cards) their spread's positions
-    coverage        which cards × orientations a readings dataset shows, and which it never does
+    coverage        which cards × orientations your readings (stored, or files) show, and which they never do
+                    (`draw --fill-gaps` deals those first)
 
 The reading itself (request, prompt, language, storing) is the service in spreads/reading.py that the
 app's tarot screen calls too; this module parses the flags and renders with rich.
@@ -104,9 +105,32 @@ def demo_reading(gguf_path, console: Console | None = None) -> int | None:
 # -- commands ------------------------------------------------------------------------------------
 
 
+def _coverage(files: list[str]):
+    """The coverage of the given readings files, else of the readings stored in the history."""
+    from spreads.coverage import card_coverage, stored_coverage
+
+    if files:
+        return card_coverage(files), ", ".join(files)
+    from companion.readings import ReadingStore
+
+    with ReadingStore() as store:
+        return stored_coverage(store), f"your stored readings ({store.path})"
+
+
+def _gap_layout(args: argparse.Namespace, console: Console) -> Layout:
+    from spreads.gaps import fill_gaps
+
+    coverage, source = _coverage(args.gaps_from)
+    drawn = fill_gaps(find_spread(args.spread), coverage, random.Random(args.seed), args.reversed_probability)
+    filled = "、".join(card.text() for card in drawn.filled) or "none: every card and orientation has been read"
+    console.print(Text(f"{drawn.gaps_left} card × orientation pair(s) never seen in {source}; "
+                       f"this spread deals {len(drawn.filled)}: {filled}", style="bold"), soft_wrap=True)
+    return drawn.layout
+
+
 def draw_command(args: argparse.Namespace) -> int:
-    layout = _layout(args)
     console = make_console()
+    layout = _gap_layout(args, console) if args.fill_gaps else _layout(args)
     show_layout(console, layout)
     console.print(Text("to read them: --cards \"" + ",".join(layout.texts()) + "\"", style="dim"), soft_wrap=True)
     return 0
@@ -226,10 +250,9 @@ def spreads_command(args: argparse.Namespace) -> int:
 
 
 def coverage_command(args: argparse.Namespace) -> int:
-    from spreads.coverage import card_coverage
-
-    coverage = card_coverage(args.files)
+    coverage, source = _coverage(args.files)
     console = make_console()
+    console.print(Text(f"coverage of {source}", style="dim"), soft_wrap=True)
     seen = len(coverage.deck) - len(coverage.missing_cards())
     console.print(f"[bold]{coverage.readings}[/] readings, [bold]{coverage.draws}[/] cards drawn; "
                   f"{seen} of {len(coverage.deck)} cards seen, "
@@ -275,6 +298,10 @@ def register(subparsers) -> None:
 
     draw = sub.add_parser("draw", help="lay out a spread and show the cards")
     _add_draw_flags(draw, "shuffle seed (the same seed lays out the same cards)")
+    draw.add_argument("--fill-gaps", action="store_true",
+                      help="deal the cards and orientations your readings never show first (a practice spread)")
+    draw.add_argument("--from", dest="gaps_from", action="append", default=[], metavar="FILE",
+                      help="with --fill-gaps: the readings files to cover (default: your stored readings)")
     draw.set_defaults(func=draw_command)
 
     read = sub.add_parser("read", help="a reading by a model, streamed and stored")
@@ -319,5 +346,6 @@ def register(subparsers) -> None:
     positions.set_defaults(func=add_positions_command)
 
     coverage = sub.add_parser("coverage", help="which cards a readings dataset shows, and which it never does")
-    coverage.add_argument("files", nargs="+", metavar="FILE", help="JSONL files in the tarot row format")
+    coverage.add_argument("files", nargs="*", metavar="FILE",
+                          help="JSONL files in the tarot row format (default: your stored readings)")
     coverage.set_defaults(func=coverage_command)
