@@ -95,7 +95,12 @@ def validate_messages(messages) -> list[dict]:
         role, content = message.get("role"), message.get("content")
         if role not in ROLES:
             raise RowError(f"message {i} has role {role!r}; expected one of {', '.join(ROLES)}")
-        if not isinstance(content, str) or not content.strip():
+        if isinstance(content, list):
+            raise RowError(f"message {i} ({role}) has content parts (a list); content parts are not supported — "
+                           "give the message's text as one string")
+        if content is not None and not isinstance(content, str):
+            raise RowError(f"message {i} ({role}) content must be a string, got {type(content).__name__}")
+        if not content or not content.strip():
             raise RowError(f"message {i} ({role}) has no text")
         out.append({"role": role, "content": content})
     turns = out[1:] if out[0]["role"] == "system" else out

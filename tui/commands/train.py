@@ -37,7 +37,7 @@ def resolved_recipe(args):
     """The recipe with flags applied and validated — and its data readable — before any run exists."""
     import torch
 
-    from tuner.data import load_conversations
+    from tuner.data import absolute_data_path, load_conversations
     from tuner.prepare import data_files
     from tuner.recipe import load_recipe
 
@@ -49,7 +49,7 @@ def resolved_recipe(args):
             overrides.append(f"{key}={value}")
     recipe = load_recipe(args.recipe, overrides)
     if args.data:
-        recipe.data.files = [str(Path(p).expanduser().resolve()) for p in args.data]
+        recipe.data.files = [absolute_data_path(p) for p in args.data]
     if args.system_prompt is not None:
         recipe.system_prompt = args.system_prompt
     if recipe.lora.qlora and not torch.cuda.is_available():
