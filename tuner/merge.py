@@ -13,7 +13,8 @@ from hearth.atomic import atomic_dir
 from hearth.errors import UserError
 from hearth.paths import RunPaths
 from tuner.masking import end_of_turn_token
-from tuner.model_loading import resolve_base
+from hearth.weights import safetensors_files
+from tuner.model_loading import local_base, resolve_base
 from tuner.recipe import load_recipe
 
 SIXTEEN_BIT = (torch.bfloat16, torch.float16)
@@ -34,7 +35,9 @@ def merge_run(run: RunPaths) -> str:
     if not (run.adapter / "adapter_config.json").exists():
         raise UserError(f"run {run.root.name} has no adapter yet; train it first (or resume it)", where=str(run.adapter))
     recipe = load_recipe(str(run.recipe))
-    base = resolve_base(recipe.model.base)
+    base = local_base(resolve_base(recipe.model.base))
+    safetensors_files(base)  # weights from safetensors only, the base's and the adapter's
+    safetensors_files(run.adapter)
     trust = recipe.model.trust_remote_code
     config = AutoConfig.from_pretrained(base, trust_remote_code=trust)
     model = AutoModelForCausalLM.from_pretrained(base, dtype=merge_dtype(config), trust_remote_code=trust, use_safetensors=True)
