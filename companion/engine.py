@@ -24,7 +24,7 @@ from hearth.errors import UserError
 from companion import quiet
 from companion.reasoning import Chunk, ReasoningSplitter, prompt_opens_reasoning
 from companion.settings import EngineSettings
-from companion.template import ChatTemplate
+from companion.template import ChatTemplate, llama_cpp_builds_no_chat_handlers
 
 # Why a reply ended.
 STOP, LENGTH, CANCELLED = "stop", "length", "cancelled"
@@ -134,7 +134,7 @@ class Engine:
         if settings.lora_path is not None:
             kwargs.update(lora_path=str(settings.lora_path), lora_scale=settings.lora_scale)
         try:
-            with quiet.silenced_stderr():
+            with quiet.silenced_stderr(), llama_cpp_builds_no_chat_handlers():
                 return Llama(**kwargs)
         except (ValueError, RuntimeError) as exc:
             said = quiet.recent_log()

@@ -78,8 +78,11 @@ def model_label(path: Path) -> str:
 
 def persona_label(entry) -> str:
     """A personas.library.PersonaEntry as the character's name, and the name to type for it when
-    that differs (林栀 · linzhi)."""
-    return entry.character if entry.character == entry.name else f"{entry.character} · {entry.name}"
+    that differs (林栀 · linzhi). A stranger's card may name itself with terminal escapes or bidi overrides."""
+    from personas.card import display_text
+
+    label = entry.character if entry.character == entry.name else f"{entry.character} · {entry.name}"
+    return display_text(label)
 
 
 def persona_choices() -> list[tuple[str, str]]:

@@ -11,7 +11,7 @@ from rich.text import Text
 
 from companion.persona_choice import default_user_name
 from hearth.language import LANGUAGES
-from personas.card import save_card
+from personas.card import display_text, save_card
 from personas.library import find_persona, import_card, list_personas
 from personas.prompt import card_language, render_persona
 
@@ -20,13 +20,18 @@ def _console() -> Console:
     return Console(highlight=False)
 
 
+def _shown(text: str, style: str = "") -> Text:
+    """Card text as printed: a stranger's card may carry terminal escapes or bidi overrides."""
+    return Text(display_text(text), style=style)
+
+
 def list_command(args: argparse.Namespace) -> int:
     table = Table(title="personas", title_justify="left")
     for column in ("name", "character", "languages", "source", "card file"):
         table.add_column(column, overflow="fold")
     for entry in list_personas():
-        character = Text(f"unreadable: {entry.problem}", style="red") if entry.problem else Text(entry.character)
-        table.add_row(Text(entry.name), character, ", ".join(entry.languages), entry.source, Text(str(entry.path)))
+        character = _shown(f"unreadable: {entry.problem}", style="red") if entry.problem else _shown(entry.character)
+        table.add_row(_shown(entry.name), character, ", ".join(entry.languages), entry.source, _shown(str(entry.path)))
     _console().print(table)
     return 0
 
@@ -54,12 +59,12 @@ def _facts(card) -> Table:
     grid.add_column(overflow="fold")
     for label, value in rows:
         if value:
-            grid.add_row(label, Text(value))
+            grid.add_row(label, _shown(value))
     return grid
 
 
 def _section(title: str, body: str) -> Panel | None:
-    return Panel(Text(body), title=title, title_align="left") if body.strip() else None
+    return Panel(_shown(body), title=title, title_align="left") if body.strip() else None
 
 
 def show_command(args: argparse.Namespace) -> int:
@@ -92,7 +97,7 @@ def show_command(args: argparse.Namespace) -> int:
 
 def import_command(args: argparse.Namespace) -> int:
     entry = import_card(args.file, name=args.as_name, replace=args.replace)
-    _console().print(Text(f"imported {entry.character} as '{entry.name}' → {entry.path}"))
+    _console().print(_shown(f"imported {entry.character} as '{entry.name}' → {entry.path}"))
     return 0
 
 
@@ -100,7 +105,7 @@ def export_command(args: argparse.Namespace) -> int:
     card = find_persona(args.name, language=args.language)
     path = save_card(card, args.out, spec=args.spec)
     what = "PNG with chara (V2) and ccv3 (V3) chunks" if path.suffix.lower() == ".png" else f"{card.to_dict(args.spec)['spec']} JSON"
-    _console().print(Text(f"wrote {card.name} to {path} ({what})"))
+    _console().print(_shown(f"wrote {card.name} to {path} ({what})"))
     return 0
 
 

@@ -1,0 +1,12 @@
+"""Fixtures for the hostile-input tests (helpers to run commands in bounded children: bounded.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def tiny_gguf(tiny_base_dir, tmp_path_factory):
+    from exporter.convert import convert_hf_to_gguf
+
+    return convert_hf_to_gguf(tiny_base_dir, tmp_path_factory.mktemp("hostile-gguf") / "tiny-f16.gguf")

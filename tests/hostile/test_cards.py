@@ -1,0 +1,121 @@
+"""Character cards from strangers: compression bombs in PNG chunks, catastrophic lorebook regexes,
+terminal escapes in names. Each ends in one line or a clean warning, in seconds and little memory."""
+
+from __future__ import annotations
+
+import base64
+import json
+import struct
+import zlib
+
+from bounded import hearth, run_bounded
+
+from personas import png
+from personas.avatar import default_avatar
+from personas.card import Card, load_card
+from personas.prompt import render_persona
+from tui.cli import main
+
+CATASTROPHIC_KEY = "/(a|a)+$/"  # exponential backtracking on "aaaa…!"
+TRAP_TEXT = "a" * 40 + "!"
+ESCAPES = "\x1b[2J\x1b]0;owned\x07\x9b31m\r"  # clear screen, set title, bell, C1 CSI, carriage return
+BIDI = "\u202e\u2066"  # right-to-left override, left-to-right isolate
+
+
+def zlib_bomb(megabytes: int) -> bytes:
+    """A valid zlib stream of `megabytes` MB of zeros, about 1 KB per MB, built in well under a second:
+    after a full flush every further MB compresses to the same block."""
+    zeros = bytes(1 << 20)
+    packer = zlib.compressobj(9)
+    head = packer.compress(zeros) + packer.flush(zlib.Z_FULL_FLUSH)
+    block = packer.compress(zeros) + packer.flush(zlib.Z_FULL_FLUSH)
+    adler = 1
+    for _ in range(megabytes):
+        adler = zlib.adler32(zeros, adler)
+    return head + block * (megabytes - 1) + b"\x03\x00" + struct.pack(">I", adler)  # final empty block, checksum
+
+
+def card_png(extra_chunks: list[bytes], card: dict | None = None) -> bytes:
+    """A portrait with `extra_chunks` before IEND, and a plain tEXt card when `card` is given."""
+    texts = {"chara": base64.b64encode(json.dumps(card).encode()).decode()} if card else {}
+    blob = png.rewrite_text(default_avatar("x"), remove=set(), add=texts, source="test")
+    return blob[:-12] + b"".join(extra_chunks) + blob[-12:]
+
+
+def small_card(**data) -> dict:
+    return {"spec": "chara_card_v3", "spec_version": "3.0", "data": {"name": "Mel", "first_mes": "hi", **data}}
+
+
+def test_a_zlib_bomb_in_the_card_chunk_is_refused_in_one_line_without_unpacking_it(tmp_path, hearth_home):
+    path = tmp_path / "bomb.png"
+    path.write_bytes(card_png([png.chunk(b"zTXt", b"chara\0\0" + zlib_bomb(600))]))
+    assert path.stat().st_size < 1_000_000
+
+    done = run_bounded(hearth("persona", "import", str(path)), timeout=60)
+
+    assert done.rc == 2, done.err
+    assert done.err.strip().count("\n") == 0 and str(path) in done.err and "unpacks to more than" in done.err
+    assert done.peak_mb < 300  # the bomb is 600 MB unpacked
+    assert not (hearth_home / "personas").exists()
+
+
+def test_compressed_chunks_that_are_not_the_card_are_never_unpacked(tmp_path, hearth_home):
+    headers = {b"zTXt": b"Comment\0\0", b"iTXt": b"Comment\0\x01\0\0\0"}  # keyword, (flag,) method, (language, translation)
+    bombs = [png.chunk(kind, headers[kind] + zlib_bomb(200))
+             for kind in (b"zTXt", b"iTXt", b"zTXt", b"iTXt")]
+    path = tmp_path / "decorated.png"
+    path.write_bytes(card_png(bombs, small_card()))
+
+    done = run_bounded(hearth("persona", "import", str(path)), timeout=60)
+
+    assert done.rc == 0, done.err
+    assert done.peak_mb < 300  # four 200 MB chunks, none of them the card
+    assert (hearth_home / "personas" / "mel.json").is_file()
+
+
+def test_too_many_chunks_is_one_line(tmp_path):
+    path = tmp_path / "confetti.png"
+    path.write_bytes(card_png([png.chunk(b"tIME", b"\0" * 7)] * (png.MAX_CHUNKS + 1), small_card()))
+    assert main(["persona", "import", str(path)]) == 2
+
+
+def _control_free(text: str) -> bool:
+    return not any(ch in text for ch in "\x1b\x07\x9b\r" + BIDI)
+
+
+def test_card_names_with_terminal_escapes_and_bidi_overrides_print_clean(tmp_path, capsys):
+    name = f"Eve{ESCAPES}{BIDI}lyn"
+    path = tmp_path / "eve.json"
+    path.write_text(json.dumps(small_card(name=name, description=f"desc{ESCAPES}", first_mes=f"hello{BIDI}")))
+
+    for argv in (["persona", "import", str(path)], ["persona", "list"], ["persona", "show", str(path)],
+                 ["persona", "show", str(path), "--prompt"]):
+        assert main(argv) == 0
+        out = capsys.readouterr().out
+        assert "Eve" in out and _control_free(out), argv
+
+    card = load_card(path)
+    assert card.name == f"Eve[2J]0;owned31m{BIDI}lyn"  # controls gone; bidi kept for right-to-left text
+    assert render_persona(card).greeting == f"hello{BIDI}"
+
+
+def test_a_catastrophic_regex_key_does_not_hang_the_chat(tmp_path, tiny_gguf):
+    book = {"entries": [{"keys": [CATASTROPHIC_KEY], "content": "trap", "use_regex": True, "name": "trap"},
+                        {"keys": ["lake"], "content": "The lake is cold."}]}
+    path = tmp_path / "trap.json"
+    path.write_text(json.dumps(small_card(first_mes=TRAP_TEXT, character_book=book)))
+
+    done = run_bounded(hearth("chat", "--model", str(tiny_gguf), "--persona", str(path), "--max-tokens", "4"),
+                       timeout=120, stdin=TRAP_TEXT + "\n")
+
+    assert done.rc == 0, done.err
+    warnings = [line for line in done.err.splitlines() if "lorebook key" in line]
+    assert len(warnings) == 1 and "(a|a)+$" in warnings[0] and "skipped" in warnings[0]
+
+
+def test_a_latin_key_glued_to_chinese_text_fires():
+    book = {"entries": [{"keys": ["Mel"], "content": "Mel is the innkeeper.", "insertion_order": 1}]}
+    prompt = render_persona(Card.from_dict(small_card(character_book=book)))
+    assert prompt.lore_for(["我叫Mel你好"]) == ["Mel is the innkeeper."]
+    assert prompt.lore_for(["メルMelです"]) == ["Mel is the innkeeper."]
+    assert prompt.lore_for(["Melissa came by"]) == []  # still whole words among Latin letters

@@ -1,0 +1,66 @@
+"""Chat templates from strangers (a model directory's or a GGUF's): loops that never end, strings
+multiplied to gigabytes, reaches for Python internals. Export refuses them in one line, exit 2;
+chat warns once and speaks ChatML. Always in seconds and little memory."""
+
+from __future__ import annotations
+
+import shutil
+
+import gguf
+import pytest
+from bounded import hearth, run_bounded
+from gguf.scripts.gguf_new_metadata import MetadataDetails, copy_with_new_metadata
+
+NEVER_ENDS = "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"
+GIGABYTES = "{% for m in messages %}{{ m['content'] }}{% endfor %}{{ 'x' * 2000000000 }}"
+ESCAPES_SANDBOX = "{{ messages.__class__.__mro__[1].__subclasses__() }}"
+BROKEN = "{% for m in messages %}{{ m['content'] }}"
+
+HOSTILE = {"never ends": (NEVER_ENDS, "took longer than"), "gigabytes": (GIGABYTES, "builds too much"),
+           "sandbox": (ESCAPES_SANDBOX, "sandbox forbids"), "broken": (BROKEN, "not valid Jinja")}
+
+
+def model_with_template(tiny_base_dir, folder, template: str):
+    shutil.copytree(tiny_base_dir, folder)
+    (folder / "chat_template.jinja").write_text(template, encoding="utf-8")
+    return folder
+
+
+def gguf_with_template(source, target, template: str):
+    reader = gguf.GGUFReader(str(source))
+    arch = reader.fields[gguf.Keys.General.ARCHITECTURE].contents()
+    writer = gguf.GGUFWriter(str(target), arch=arch, endianess=reader.endianess)
+    chat_template = MetadataDetails(gguf.GGUFValueType.STRING, template)
+    copy_with_new_metadata(reader, writer, {gguf.Keys.Tokenizer.CHAT_TEMPLATE: chat_template}, [])
+    return target
+
+
+@pytest.mark.parametrize("kind", HOSTILE)
+def test_export_refuses_a_hostile_template_in_one_line(kind, tiny_base_dir, tmp_path):
+    template, said = HOSTILE[kind]
+    model = model_with_template(tiny_base_dir, tmp_path / "model", template)
+    out = tmp_path / "out" / "model.gguf"
+    out.parent.mkdir()
+
+    done = run_bounded(hearth("convert", str(model), str(out)), timeout=120)
+
+    assert done.rc == 2, done.err
+    lines = done.err.strip().splitlines()
+    assert len(lines) == 1 and said in lines[0] and "chat template" in lines[0], done.err
+    assert "Traceback" not in done.err + done.out
+    assert done.peak_mb < 1500  # a 2 GB string would be built whole otherwise
+    assert list(out.parent.iterdir()) == []  # no GGUF, no partial file
+
+
+@pytest.mark.parametrize("kind", ("never ends", "gigabytes", "broken"))
+def test_chat_with_a_gguf_whose_template_is_hostile_warns_and_speaks_chatml(kind, tiny_gguf, tmp_path):
+    template, said = HOSTILE[kind]
+    model = gguf_with_template(tiny_gguf, tmp_path / "hostile.gguf", template)
+
+    done = run_bounded(hearth("chat", "--model", str(model), "--max-tokens", "4"), timeout=120, stdin="你好\n")
+
+    assert done.rc == 0, done.err
+    warnings = [line for line in done.err.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1 and said in warnings[0] and "ChatML" in warnings[0], done.err
+    assert "Traceback" not in done.err
+    assert done.peak_mb < 1500
