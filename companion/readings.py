@@ -77,10 +77,13 @@ class ReadingStore:
             raise UserError(f"no reading with id {reading_id}; `hearth tarot readings` lists them")
         return _reading(rows[0])
 
-    def list(self, limit: int | None = None, min_rating: int | None = None, oldest_first: bool = False) -> list[Reading]:
-        where, params = "", ()
-        if min_rating is not None:
-            where, params = " WHERE rating >= ?", (check_rating(min_rating),)
+    def list(self, limit: int | None = None, min_rating: int | None = None, oldest_first: bool = False,
+             person: str | None = None) -> list[Reading]:
+        conditions = [("rating >= ?", check_rating(min_rating)) if min_rating is not None else None,
+                      ("person = ?", person) if person is not None else None]
+        conditions = [c for c in conditions if c is not None]
+        where = " WHERE " + " AND ".join(sql for sql, _ in conditions) if conditions else ""
+        params = tuple(value for _, value in conditions)
         order = "ASC" if oldest_first else "DESC"
         sql = f"SELECT * FROM readings{where} ORDER BY created {order}, id {order}"
         if limit:

@@ -151,3 +151,65 @@ def test_a_prompts_cards_read_back_with_positions_and_orientations(language):
             for p in request.layout.cards]
     plain = from_tarot({"person": "M", "question": "问？", "spread": "单张牌", "cards": ["愚人(逆位)", "塔(正位)"], "reading": "答。"})
     assert tarot_prompt_cards(plain[0]["content"]) == [PromptCard("", "愚人", True), PromptCard("", "塔", False)]
+
+
+def _stored_history(store, person: str = "Mel") -> None:
+    """Two earlier readings of Mel (one rated, one in English) and one of someone else."""
+    store.add(person=person, question="我该换工作吗？", spread="三张牌", reading="先等等。",
+              cards=[{"position": "过去", "card": "高塔", "reversed": True},
+                     {"position": "现在", "card": "星星", "reversed": False},
+                     {"position": "未来", "card": "太阳", "reversed": False}])
+    later = store.add(person=person, question="Will the move go well?", spread="Single card", reading="Yes.",
+                      context={"language": "en"}, cards=[{"position": "Guidance", "card": "The Moon", "reversed": True}])
+    store.rate(later, 4)
+    store.add(person="Ann", question="别人的问题", spread="单张牌", reading="r",
+              cards=[{"position": "指引", "card": "愚人", "reversed": False}])
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+@pytest.mark.parametrize("spread", SPREADS, ids=[s.id for s in SPREADS])
+def test_with_the_querents_history_the_live_prompt_is_still_the_training_prompt(spread, language, tmp_path):
+    from spreads.querent_history import querent_history
+
+    with ReadingStore() as store:
+        _stored_history(store)
+        history = querent_history(store, "Mel", language)
+        request = _request(spread, language, history=history)
+        new_id = store_reading(store, request, Reply("a reading"), Settings(Path("/m/x.gguf")))
+        (reading,) = [r for r in store.list() if r.id == new_id]
+        with open(tmp_path / "rows.jsonl", "w", encoding="utf-8") as f:
+            f.write(json.dumps(training_row(reading), ensure_ascii=False) + "\n")
+    live = request.messages()[0]["content"]
+    assert _trained_prompt(tmp_path / "rows.jsonl") == live
+    assert [entry["question"] for entry in history] == ["Will the move go well?", "我该换工作吗？"]  # newest first, Mel's only
+    if language == "en":
+        assert "The querent's earlier readings:" in live and "cards: The Tower (reversed), The Star (upright)" in live
+        assert "· Single card · asked: Will the move go well? · cards: The Moon (reversed) · rated 4/5" in live
+    else:
+        assert "咨询者以往的解读：" in live and "牌：月亮(逆位) · 评分 4/5" in live and "三张牌 · 问：我该换工作吗？" in live
+    assert live.index("earlier readings" if language == "en" else "以往的解读") > live.index(request.layout.texts(language)[-1])
+
+
+def test_the_history_block_is_budgeted_and_nobody_has_the_anonymous_ones():
+    from spreads.querent_history import querent_history
+
+    with ReadingStore() as store:
+        for n in range(6):
+            store.add(person="Mel", question=f"第{n}个问题，" + "很长的问题" * 30, spread="单张牌", reading="r",
+                      cards=[{"position": "指引", "card": "愚人", "reversed": False}])
+        store.add(person="匿名", question="q", spread="单张牌", reading="r",
+                  cards=[{"position": "指引", "card": "愚人", "reversed": False}])
+        history = querent_history(store, "Mel", "zh")
+        assert 1 <= len(history) <= 3 and history[0]["question"].startswith("第5个问题")
+        assert all(len(e["question"]) <= 60 for e in history)
+        assert sum(len(json.dumps(e, ensure_ascii=False)) for e in history) <= 600
+        assert querent_history(store, "匿名", "zh") == ()
+        assert querent_history(store, "Mel", "zh", budget=10) == ()
+
+
+def test_a_history_row_with_bad_entries_is_a_row_error():
+    row = {"person": "M", "question": "q?", "spread": "s", "cards": ["愚人(正位)"], "reading": "r"}
+    with pytest.raises(RowError, match="'history' must be a list"):
+        from_tarot({**row, "history": "last week"})
+    with pytest.raises(RowError, match="missing field 'date'"):
+        from_tarot({**row, "history": [{"question": "q", "spread": "s", "cards": ["愚人(正位)"]}]})

@@ -117,3 +117,26 @@ def test_demo_reading_prints_and_stores_one_reading(tiny_gguf):
     with ReadingStore() as store:
         reading = store.get(reading_id)
     assert reading.spread == "三张牌（过去/现在/未来）" and len(reading.cards) == 3 and reading.reading.strip()
+
+
+def test_read_with_history_tells_the_reader_and_the_training_row_keeps_it(hearth, tiny_gguf, capsys, seen_prompts, tmp_path):
+    from tuner.data import load_conversations
+
+    with ReadingStore() as store:
+        earlier = store.add(person="Mel", question="今年能升职吗？", spread="单张牌", reading="能，但要主动。",
+                            cards=[{"position": "指引", "card": "高塔", "reversed": True}])
+        store.rate(earlier, 5)
+    base = ["tarot", "read", "--model", str(tiny_gguf), "--spread", "single", "--person", "Mel",
+            "--question", "新工作顺利吗？", "--cards", "星星", *FAST]
+    assert hearth(base) == 0  # off by default
+    assert "以往的解读" not in seen_prompts[-1][0]["content"]
+    assert hearth([*base, "--history"]) == 0
+    prompt = seen_prompts[-1][0]["content"]
+    assert "咨询者以往的解读：\n- " in prompt and "· 单张牌 · 问：今年能升职吗？ · 牌：高塔(逆位) · 评分 5/5" in prompt
+    assert "told of 2 earlier reading(s)" in capsys.readouterr().out  # the first one and the no-history one
+    with ReadingStore() as store:
+        store.rate(3, 5)
+    out = tmp_path / "rows.jsonl"
+    assert hearth(["tarot", "export-dataset", str(out), "--min-rating", "5"]) == 0
+    trained = [c.messages[0]["content"] for c in load_conversations([out], "tarot").conversations]
+    assert trained[-1] == prompt

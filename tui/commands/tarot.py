@@ -28,6 +28,7 @@ from rich.text import Text
 from hearth.errors import UserError
 from hearth.language import LANGUAGES
 from spreads.draw import DEFAULT_REVERSED_PROBABILITY, Layout, cards_given, draw_cards
+from spreads.querent_history import querent_history
 from spreads.reading import DEFAULT_PERSON, ReadingRequest, reading_language, store_reading
 from spreads.spread import bundled_spreads, default_spreads, find_spread, user_spreads_dir
 from tui.commands.chat import ENGINE_FLAGS, engine_settings, make_console, show_reply
@@ -73,6 +74,10 @@ def perform_reading(engine, store, console: Console, request: ReadingRequest, sh
     """Show the cards, stream the model's reading, store it; returns the reading id (None when the
     model wrote nothing, which is not stored)."""
     show_layout(console, request.layout, request.language)
+    if request.history:
+        earlier = "; ".join(f"{e['date']} {e['question']}" for e in request.history)
+        console.print(Text(f"the reader is told of {len(request.history)} earlier reading(s): {earlier}", style="dim"),
+                      soft_wrap=True)
     console.print(Text(f"{request.person}: {request.question}", style="bold cyan"))
     messages = request.messages()
     reply = show_reply(console, request.reader, lambda cancel: engine.stream(messages, cancel=cancel),
@@ -149,10 +154,13 @@ def read_command(args: argparse.Namespace) -> int:
         raise UserError("--person is empty; give a name or leave the flag out")
     layout = _layout(args)
     settings = engine_settings(args)
-    request = ReadingRequest(person, question, args.spread, layout, reading_language(settings, question, args.language))
+    language = reading_language(settings, question, args.language)
     console = make_console()
-    with ReadingStore() as store, Engine(settings) as engine:
-        reading_id = perform_reading(engine, store, console, request, show_thinking=args.show_thinking)
+    with ReadingStore() as store:
+        history = querent_history(store, person, language) if args.history else ()
+        request = ReadingRequest(person, question, args.spread, layout, language, history)
+        with Engine(settings) as engine:
+            reading_id = perform_reading(engine, store, console, request, show_thinking=args.show_thinking)
     return 0 if reading_id is not None else 1
 
 
@@ -313,6 +321,8 @@ def register(subparsers) -> None:
     _add_draw_flags(read, "seed for the draw and the model's sampling (the same seed, the same reading)")
     read.add_argument("--language", choices=LANGUAGES,
                       help="the prompt's language (default: the language of the model's run, else of the question)")
+    read.add_argument("--history", action="store_true",
+                      help="tell the reader about this person's earlier readings (a short block in the prompt)")
     read.add_argument("--show-thinking", action="store_true", help="show the model's <think> reasoning")
     read.add_argument("--lora", help="a GGUF LoRA adapter to apply")
     read.add_argument("--settings", help="engine settings YAML (flags override it)")
