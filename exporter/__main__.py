@@ -7,6 +7,7 @@ never takes the front end down, and a cancel is a SIGINT that leaves no finished
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
 from hearth import offline
@@ -50,10 +51,13 @@ def _verify(args) -> dict:
 
 def _export(args) -> dict:
     from exporter.export import export_run
+    from exporter.modelfile import Serving
     from exporter.quantize import parse_quant_types
     from hearth.paths import resolve_run
 
-    return export_run(resolve_run(args.run), quants=parse_quant_types(args.quant), lora=args.lora, emit=emit)
+    serving = Serving(**json.loads(args.serving)) if args.serving else None
+    return export_run(resolve_run(args.run), quants=parse_quant_types(args.quant), lora=args.lora, emit=emit,
+                      serving=serving)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -82,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run")
     p.add_argument("--quant", default="q8_0")
     p.add_argument("--lora", action="store_true")
+    p.add_argument("--serving", help="JSON: sampling settings, system prompt and greeting for the Modelfile")
     p.set_defaults(func=_export)
     return parser
 

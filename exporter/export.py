@@ -10,6 +10,7 @@ finished, and a finished one always has its report.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from datetime import datetime, timezone
@@ -21,7 +22,7 @@ import yaml
 from exporter.convert import convert_hf_to_gguf
 from exporter.base_gguf import ensure_base_gguf
 from exporter.lora import adapter_base_dir, export_lora
-from exporter.modelfile import modelfile_text
+from exporter.modelfile import Serving, modelfile_text, ollama_command
 from exporter.quantize import QUANT_TYPES, quantize_gguf
 from exporter.verify import VerifyContext, summary_lines, verify_gguf, verify_lora
 from hearth.atomic import atomic_dir, write_json, write_text
@@ -39,8 +40,10 @@ def _system_prompt(run: RunPaths) -> str | None:
     return prompt.strip() if isinstance(prompt, str) and prompt.strip() else None
 
 
-def export_run(run_paths: RunPaths, quants=("q8_0",), lora: bool = False, emit: Emit | None = None) -> dict:
-    """Export one run; returns the report also written to gguf/export.json."""
+def export_run(run_paths: RunPaths, quants=("q8_0",), lora: bool = False, emit: Emit | None = None,
+               serving: Serving | None = None) -> dict:
+    """Export one run; returns the report also written to gguf/export.json. `serving` (the sampling settings,
+    a persona's system prompt and greeting) goes into the Modelfile; the system prompt also into verification."""
     emit = emit or (lambda *a, **k: None)
     run = run_paths
     if not (run.merged / "config.json").is_file():
@@ -51,7 +54,8 @@ def export_run(run_paths: RunPaths, quants=("q8_0",), lora: bool = False, emit: 
         raise UserError(f"unknown quantization type {', '.join(unknown)}; choose from {', '.join(QUANT_TYPES)}")
     name = run.root.name
     started = time.perf_counter()
-    system_prompt = _system_prompt(run)
+    serving = serving or Serving()
+    system_prompt = serving.system_prompt or _system_prompt(run)
     context = VerifyContext(run.merged, heldout=run.heldout if run.heldout.is_file() else None,
                             system_prompt=system_prompt)
     report: dict = {"run": name, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -71,7 +75,11 @@ def export_run(run_paths: RunPaths, quants=("q8_0",), lora: bool = False, emit: 
             report["lora"] = _export_lora(run, stage, name, f16, emit)
         served = report["files"][min(1, len(report["files"]) - 1)]["file"]  # the first quantization, else f16
         stops = [f["stop"]["end_of_turn"] for f in report["files"][:1]]
-        write_text(stage / "Modelfile", modelfile_text(run.merged, served, stops, system_prompt))
+        modelfile, notes = modelfile_text(run.merged, served, stops, dataclasses.replace(serving, system_prompt=system_prompt))
+        for note in notes:
+            emit("warning", message=note)
+        write_text(stage / "Modelfile", modelfile)
+        report["ollama"] = ollama_command(name, run.gguf / "Modelfile")
         checks = [f["passed"] for f in report["files"]] + ([report["lora"]["passed"]] if lora else [])
         report["passed"] = all(checks)
         report["warnings"] = _behaviour(report["files"], emit)

@@ -67,10 +67,29 @@ def export(args) -> int:
 
         with console.status(f"merging the adapter of {run.root.name} into its base first"):
             console.print(f"merged model: {merge_run(run)}")
-    command = ["export", str(run.root), "--quant", args.quant] + (["--lora"] if args.lora else [])
-    done = _job(command, "export")
+    command = ["export", str(run.root), "--quant", args.quant, "--serving", _serving(args)]
+    done = _job(command + (["--lora"] if args.lora else []), "export")
     console.print(summary_text(done))
+    if done.get("ollama"):
+        console.print(f"run it in Ollama: {done['ollama']}")
     return 0 if done["passed"] else 1
+
+
+def _serving(args) -> str:
+    """The Modelfile's sampling settings (chat's, or a --settings file) and, with --persona, its prompt and greeting."""
+    import json
+
+    from companion.settings import EngineSettings
+
+    settings = EngineSettings.from_yaml(args.settings) if args.settings else EngineSettings()
+    serving: dict = {"settings": settings.to_dict()}
+    if args.persona:
+        from personas.library import find_persona
+        from personas.prompt import render_persona
+
+        persona = render_persona(find_persona(args.persona))
+        serving.update(system_prompt=persona.system, greeting=persona.greeting or None)
+    return json.dumps(serving, ensure_ascii=False)
 
 
 def register(subparsers) -> None:
@@ -101,4 +120,6 @@ def register(subparsers) -> None:
     p.add_argument("run", help="run id or run directory")
     p.add_argument("--quant", default="q8_0", help="comma-separated: q4_k_m,q5_k_m,q6_k,q8_0,f16,bf16")
     p.add_argument("--lora", action="store_true", help="also write the adapter as a GGUF LoRA")
+    p.add_argument("--persona", help="write this persona's system prompt and greeting into the Modelfile")
+    p.add_argument("--settings", type=Path, help="chat settings YAML whose sampling and context go into the Modelfile")
     p.set_defaults(func=export)
