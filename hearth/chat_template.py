@@ -7,9 +7,9 @@ transformers uses, and with limits a stranger's template cannot get past:
 - a wall clock: `TIME_LIMIT_S` per render, checked in every call, attribute and item lookup,
   operator and `range` step, and, for loops that touch none of them, a watchdog that interrupts
   the rendering thread;
-- sizes: no value the template builds (by `*`, `+`, `%`, `format`, `join`, `replace`, `indent`,
-  a width or a count) and no output longer than `MAX_SIZE` characters, refused *before* Python
-  allocates it; `range` at most `MAX_RANGE` steps; integers at most `MAX_INT_BITS` bits.
+- sizes: no value the template builds (by `*`, `+`, `~`, `%`, `format`, `join`, `replace`,
+  `indent`, a width or a count) and no output longer than `MAX_SIZE` characters (no list longer
+  than `MAX_ITEMS`), refused *before* Python allocates it; `range` at most `MAX_RANGE` steps; integers at most `MAX_INT_BITS` bits.
 
 Every failure is a `TemplateFailed` (a UserError: one line, exit 2) naming what the template did;
 `raise_exception(...)` inside a template is a `TemplateRefused`.
@@ -37,6 +37,7 @@ from hearth.errors import UserError
 TIME_LIMIT_S = 2.0
 WATCHDOG_GRACE_S = 0.5  # after the limit, the watchdog interrupts code no hook sees
 MAX_SIZE = 4_000_000  # characters (or elements) of any value built, and of the output
+MAX_ITEMS = 100_000  # elements of any one list, tuple or dict it builds (weighing them stays cheap)
 MAX_RANGE = 100_000
 MAX_INT_BITS = 10_000
 MAX_SOURCE = 1_000_000  # characters of template text
@@ -96,9 +97,13 @@ def _weight(value, limit: int = MAX_SIZE) -> int:
         if isinstance(item, str):
             total += len(item)
         elif isinstance(item, (list, tuple)):
+            if len(item) > MAX_ITEMS:
+                return limit + 1
             total += len(item)
             stack.extend(item)
         elif isinstance(item, dict):
+            if len(item) > MAX_ITEMS:
+                return limit + 1
             total += len(item)
             stack.extend(item.keys())
             stack.extend(item.values())
@@ -109,7 +114,7 @@ def _weight(value, limit: int = MAX_SIZE) -> int:
 
 def _refuse_size(size: int, what: str) -> None:
     if size > MAX_SIZE:
-        raise _TooLarge(f"{what} would be over {MAX_SIZE} characters")
+        raise _TooLarge(f"{what} would be over {MAX_SIZE} characters (or {MAX_ITEMS} items)")
 
 
 def _checked(value):
@@ -132,7 +137,7 @@ def _check_args(args, kwargs) -> None:
             raise _TooLarge(f"a width or count of {value} is over {MAX_SIZE}")
 
 
-_PERCENT_SPEC = re.compile(r"%[#0\- +]*(\d*|\*)(?:\.(\d*|\*))?")
+_PERCENT_SPEC = re.compile(r"%[#0\- +]*(\*|\d*)(?:\.(\*|\d*))?")
 
 
 def _formatted_size(text: str, args, kwargs, *, percent: bool) -> int:
@@ -161,54 +166,57 @@ def _flat_args(args, kwargs) -> list:
     return values
 
 
-def _replaced_size(text: str, old: str, new: str, count=None) -> int:
+def _replaced_size(text: str, old="", new="", count=None) -> int:
+    old, new = str(old), str(new)
     hits = text.count(old) if old else len(text) + 1
     if _is_int(count) and count >= 0:
         hits = min(hits, count)
     return len(text) + hits * (len(new) - len(old))
 
 
-def _joined_size(separator: str, items) -> int:
+def _joined_size(separator, items) -> int:
     if not isinstance(items, (list, tuple, str, dict)):
         return 0  # an iterator: its result is checked after the join
-    return _weight(items) + len(separator) * len(items)
+    return _weight(items) + len(str(separator)) * len(items)
 
 
-def _indented_size(text: str, width=4, *_args, **_kwargs) -> int:
+def _indented_size(text: str, width=4) -> int:
     per_line = len(width) if isinstance(width, str) else width if _is_int(width) else 0
     return len(text) + (text.count("\n") + 1) * per_line
 
 
-def _wrapped_size(text: str, width=79, break_long_words=True, wrapstring=None, *_args, **_kwargs) -> int:
+def _wrapped_size(text: str, width=79, wrapstring=None) -> int:
     lines = len(text) // max(width if _is_int(width) else 1, 1) + 1
     return len(text) + lines * len(wrapstring if isinstance(wrapstring, str) else "\n")
 
 
-def _args_of(args, kwargs, names):
-    """Positional and keyword arguments as one positional list, by parameter name."""
-    values = list(args)
-    for name in names[len(values):]:
-        if name not in kwargs:
-            break
-        values.append(kwargs[name])
-    return values
+def _bound(names: tuple[str, ...], args, kwargs) -> dict:
+    """The arguments among `names` (the callee's parameters, in order) that were given."""
+    given = dict(zip(names, args))
+    given.update((name, kwargs[name]) for name in names if name in kwargs)
+    return given
 
+
+_REPLACE = ("old", "new", "count")
+_WORDWRAP = ("width", "break_long_words", "wrapstring")
 
 # What a string method would build, from (the string, its arguments), before it runs.
 METHOD_SIZES = {
-    "replace": lambda s, args, kwargs: _replaced_size(s, *_args_of(args, kwargs, ("old", "new", "count"))),
+    "replace": lambda s, args, kwargs: _replaced_size(s, **_bound(_REPLACE, args, kwargs)),
     "join": lambda s, args, kwargs: _joined_size(s, args[0] if args else ()),
-    "expandtabs": lambda s, args, kwargs: len(s) + s.count("\t") * (_args_of(args, kwargs, ("tabsize",)) or [8])[0],
+    "expandtabs": lambda s, args, kwargs: len(s) + s.count("\t") * _bound(("tabsize",), args, kwargs).get("tabsize", 8),
     "format": lambda s, args, kwargs: _formatted_size(s, args, kwargs, percent=False),
     "format_map": lambda s, args, kwargs: _formatted_size(s, args, kwargs, percent=False),
 }
 
 # The same for filters, from (the filtered value, the filter's arguments).
 FILTER_SIZES = {
-    "replace": lambda v, args, kwargs: _replaced_size(str(v), *_args_of(args, kwargs, ("old", "new", "count"))),
-    "join": lambda v, args, kwargs: _joined_size(str((_args_of(args, kwargs, ("d",)) or [""])[0]), v),
-    "indent": lambda v, args, kwargs: _indented_size(str(v), *_args_of(args, kwargs, ("width",))),
-    "wordwrap": lambda v, args, kwargs: _wrapped_size(str(v), *_args_of(args, kwargs, ("width", "break_long_words", "wrapstring"))),
+    "replace": lambda v, args, kwargs: _replaced_size(str(v), **_bound(_REPLACE, args, kwargs)),
+    "join": lambda v, args, kwargs: _joined_size(_bound(("d",), args, kwargs).get("d", ""), v),
+    "indent": lambda v, args, kwargs: _indented_size(str(v), **_bound(("width",), args, kwargs)),
+    "wordwrap": lambda v, args, kwargs: _wrapped_size(
+        str(v), **{k: w for k, w in _bound(_WORDWRAP, args, kwargs).items() if k != "break_long_words"}
+    ),
     "format": lambda v, args, kwargs: _formatted_size(str(v), args, kwargs, percent=True),
 }
 

@@ -64,3 +64,55 @@ def test_chat_with_a_gguf_whose_template_is_hostile_warns_and_speaks_chatml(kind
     assert len(warnings) == 1 and said in warnings[0] and "ChatML" in warnings[0], done.err
     assert "Traceback" not in done.err
     assert done.peak_mb < 1500
+
+
+# Each builds gigabytes, or an integer of millions of digits, in one step unless refused first.
+AMPLIFIERS = (
+    "{{ 'x' * 10000000000 }}",
+    "{% set s = 'x' * 1000000 %}{{ s * 1000 }}",
+    "{% set ns = namespace(s='ab') %}{% for i in range(40) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}",
+    "{% set ns = namespace(s='ab') %}{% for i in range(40) %}{% set ns.s = ns.s + ns.s %}{% endfor %}",
+    "{% set ns = namespace(l=['ab']) %}{% for i in range(40) %}{% set ns.l = ns.l + ns.l %}{% endfor %}",
+    "{{ 9 ** 99999999 }}",
+    "{{ 'a'|center(1000000000) }}",
+    "{{ 'a'.ljust(1000000000) }}",
+    "{{ ('a' * 1000)|replace('a', 'b' * 1000000) }}",
+    "{{ ('a' * 1000).replace('', 'b' * 1000000) }}",
+    "{{ '%999999999s' % 'a' }}",
+    "{{ '%*s' % (999999999, 'a') }}",
+    "{{ '{:999999999}'.format('a') }}",
+    "{{ ('{:3999999}' * 1000).format(*range(1000)) }}",
+    "{{ (['x' * 3000] * 1000)|join('y' * 1000) }}",
+    "{{ ('y' * 1000).join(['x' * 3000] * 1000) }}",
+    "{{ ('a\n' * 1000000)|indent(1000) }}",
+    "{{ ('a' * 1000000)|wordwrap(1, wrapstring='z' * 1000) }}",
+    "{{ messages|tojson(indent=1000000) }}",
+    "{% for m in messages %}{{ 'x' * 3000000 }}{{ 'x' * 3000000 }}{% endfor %}",
+)
+
+_RENDER_ALL = """
+import json, resource, sys
+resource.setrlimit(resource.RLIMIT_AS, (1 << 31, 1 << 31))  # 2 GB: a regression fails, not the machine
+from hearth.chat_template import SandboxedTemplate, TemplateFailed
+said = []
+for source in json.loads(sys.argv[1]):
+    try:
+        SandboxedTemplate(source).render(messages=[{"role": "user", "content": "hi"}], add_generation_prompt=True)
+        said.append("rendered")
+    except TemplateFailed as exc:
+        said.append(str(exc))
+    except MemoryError:
+        said.append("MemoryError")
+print(json.dumps(said))
+"""
+
+
+def test_every_amplifier_is_refused_before_it_allocates():
+    import json
+    import sys
+
+    done = run_bounded([sys.executable, "-c", _RENDER_ALL, json.dumps(AMPLIFIERS)], timeout=120)
+    assert done.rc == 0, done.err
+    for source, said in zip(AMPLIFIERS, json.loads(done.out)):
+        assert "builds too much" in said, (source, said)
+    assert done.peak_mb < 300
