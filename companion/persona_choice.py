@@ -43,21 +43,21 @@ def default_user_name(language: str | None) -> str:
 
 @dataclass(frozen=True)
 class ChatPersona:
-    prompt: object  # personas.prompt.PersonaPrompt
-    name: str  # the card's name, stored with the chat
-    language: str  # the card's language
+    prompt: object  # personas.prompt.PersonaPrompt; None for a chat without a persona
+    name: str  # the card's name, stored with the chat ("" without a persona)
+    language: str | None  # the card's language, else the one asked for or the run's
     user_name: str
 
 
 def chat_persona(
-    name: str,
+    name: str | None,
     *,
     model_path: str | Path | None = None,
     lora_path: str | Path | None = None,
     language: str | None = None,
     user_name: str | None = None,
 ) -> ChatPersona:
-    """The persona `name` (a persona name or a card file) ready for a chat with this model.
+    """The persona `name` (a persona name or a card file; None: no persona) ready for a chat with this model.
 
     `language` ("zh"/"en") is the person's explicit choice and must exist for the persona; without it the
     run's language picks the card when the persona has one in it. `user_name` defaults by the card's
@@ -67,7 +67,10 @@ def chat_persona(
 
     if language is not None and language not in LANGUAGES:
         raise UserError(f"unknown language '{language}'; hearth has cards for {', '.join(LANGUAGES)}")
-    card = find_persona(name, language=language or model_language(model_path, lora_path))
+    wanted = language or model_language(model_path, lora_path)
+    if name is None:
+        return ChatPersona(None, "", wanted, user_name or default_user_name(wanted))
+    card = find_persona(name, language=wanted)
     own = card_language(card)
     if language is not None and own != language:
         raise UserError(f"persona '{name}' has no {LANGUAGE_NAMES[language]} card (its card is "

@@ -58,6 +58,8 @@ def test_chat_persona_takes_the_card_of_the_run_language(tmp_path, language, nam
     chosen = chat_persona("linzhi", model_path=model)
     assert (chosen.name, chosen.language, chosen.user_name) == (name, language, user)
     assert text_language(chosen.prompt.system) == language
+    plain = chat_persona(None, model_path=model)  # no persona: only the person's default name follows the run
+    assert (plain.prompt, plain.name, plain.user_name) == (None, "", user)
 
 
 def test_explicit_language_and_user_win_and_a_missing_language_is_refused(tmp_path):

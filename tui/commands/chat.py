@@ -72,8 +72,9 @@ def engine_settings(args: argparse.Namespace, stored: dict | None = None):
     return base.replace(model_path=model_path, lora_path=lora, **overrides)
 
 
-def _chat_persona(name: str, settings, user_name: str | None, language: str | None = None):
-    """The persona's card in the language asked for, else in the language of the run behind the model."""
+def _chat_persona(name: str | None, settings, user_name: str | None, language: str | None = None):
+    """The persona's card (None: no persona) in the language asked for, else in the language of the run
+    behind the model."""
     from companion.persona_choice import chat_persona
 
     return chat_persona(name, model_path=settings.model_path, lora_path=settings.lora_path, language=language,
@@ -83,27 +84,24 @@ def _chat_persona(name: str, settings, user_name: str | None, language: str | No
 def open_session(args: argparse.Namespace, console: Console):
     from companion.engine import Engine
     from companion.history import HistoryStore
-    from companion.persona_choice import default_user_name, model_language
     from companion.session import ChatSession
 
     store = HistoryStore()
     record = store.chat(args.resume) if args.resume is not None else None
     settings = engine_settings(args, stored=record.settings if record else None)
-    persona, persona_name, user_name = None, "", args.user
-    wanted = args.persona or (record.persona if record else None)
-    if wanted:
-        try:
-            chosen = _chat_persona(wanted, settings, args.user, getattr(args, "language", None))
-            persona, persona_name, user_name = chosen.prompt, chosen.name, chosen.user_name
-        except UserError:
-            if args.persona or record is None:
-                raise
-            console.print(f"[dim]persona '{wanted}' is not installed any more; using the chat's stored prompt[/]")
-    user_name = user_name or default_user_name(model_language(settings.model_path, settings.lora_path))
+    wanted = args.persona or (record.persona if record else None) or None
+    language = getattr(args, "language", None)
+    try:
+        chosen = _chat_persona(wanted, settings, args.user, language)
+    except UserError:
+        if args.persona or record is None:
+            raise
+        console.print(f"[dim]persona '{wanted}' is not installed any more; using the chat's stored prompt[/]")
+        chosen = _chat_persona(None, settings, args.user, language)
     engine = Engine(settings)
     if record is not None:
-        return ChatSession.resume(engine, store, record.id, persona=persona, user_name=user_name)
-    return ChatSession(engine, store, persona=persona, persona_name=persona_name, user_name=user_name)
+        return ChatSession.resume(engine, store, record.id, persona=chosen.prompt, user_name=chosen.user_name)
+    return ChatSession(engine, store, persona=chosen.prompt, persona_name=chosen.name, user_name=chosen.user_name)
 
 
 # -- showing a reply -----------------------------------------------------------------------------

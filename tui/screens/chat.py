@@ -54,19 +54,17 @@ def open_chat_session(engine, store, persona: str, resume: int | None, user_name
     """A new chat with `persona` (a personas.library name; NO_PERSONA for none), or chat `resume`
     continued — with its persona's current card when that persona is still installed. The card is the
     one in the language of the model's run when the persona has it (companion.persona_choice)."""
-    from companion.persona_choice import chat_persona, default_user_name, model_language
+    from companion.persona_choice import chat_persona
     from companion.session import ChatSession
     from personas.library import find_entry
 
+    installed = persona != NO_PERSONA and find_entry(persona) is not None
     settings = engine.settings
-    chosen = (chat_persona(persona, model_path=settings.model_path, lora_path=settings.lora_path, user_name=user_name)
-              if persona != NO_PERSONA and find_entry(persona) is not None else None)
-    prompt = chosen.prompt if chosen is not None else None
-    user = chosen.user_name if chosen is not None else (
-        user_name or default_user_name(model_language(settings.model_path, settings.lora_path)))
+    chosen = chat_persona(persona if installed else None, model_path=settings.model_path,
+                          lora_path=settings.lora_path, user_name=user_name)
     if resume is not None:
-        return ChatSession.resume(engine, store, resume, persona=prompt, user_name=user)
-    return ChatSession(engine, store, persona=prompt, persona_name=chosen.name if chosen else "", user_name=user)
+        return ChatSession.resume(engine, store, resume, persona=chosen.prompt, user_name=chosen.user_name)
+    return ChatSession(engine, store, persona=chosen.prompt, persona_name=chosen.name, user_name=chosen.user_name)
 
 
 class ChatScreen(Screen):
