@@ -28,8 +28,8 @@ _ASSISTANT_PERSONA = re.compile(r"\bAI\b|assistant|助手|人工智能", re.IGNO
 # A line that opens the user's turn: a speaker label, a card's {{user}} macro, or a chat template's user header
 # (with its special tokens shown, or hidden so only the bare role word is left on its line).
 USER_LABELS = ("user", "human", "you", "me", "用户", "你", "{{user}}", "<user>")
-USER_HEADERS = (r"<\|im_start\|>\s*user", r"<\|start_header_id\|>\s*user", r"<\|user\|>", r"\[INST\]",
-                r"#{2,}\s*(?:user|human|instruction)\b", r"user\s*$")
+USER_HEADERS = (r"<\|im_start\|>\s*user", r"<\|start_header_id\|>\s*user", r"<\|user\|>", r"\[INST\]")
+LINE_STARTS = (r"#{2,}\s*(?:user|human|instruction)\b", r"user\s*$")
 _LINE_MARKUP = re.compile(r"^[\s*_>#\-\"'“「【\[(（]*")
 LOOP_SHARE = 0.5  # a reply whose repeated n-gram share reaches this is going round in circles
 LOOP_MIN_UNITS = 12  # shorter replies are too short to call a loop
@@ -45,20 +45,24 @@ def identity_slips(reply: str, persona: str = "") -> list[str]:
         patterns += CLAIM_PATTERNS
     return [m.group(0) for m in (p.search(reply) for p in patterns) if m]
 
-def _user_line_patterns(user_names) -> list[re.Pattern]:
+_HEADERS = tuple(re.compile(h, re.IGNORECASE) for h in USER_HEADERS)
+
+
+def _line_start_patterns(user_names) -> list[re.Pattern]:
     labels = [*USER_LABELS, *(name for name in user_names if name)]
     label = "|".join(re.escape(name) for name in labels)
-    return [re.compile(rf"(?:{label})\s*[:：]", re.IGNORECASE), *(re.compile(h, re.IGNORECASE) for h in USER_HEADERS)]
+    return [re.compile(rf"(?:{label})\s*[:：]", re.IGNORECASE), *(re.compile(p, re.IGNORECASE) for p in LINE_STARTS)]
 
 
 def user_turn_lines(reply: str, user_names=()) -> list[str]:
-    """Lines of `reply` that start as the user's turn ("User:", "你：", "{{user}}:", the user's name and a colon,
-    "<|im_start|>user"): the model writing the other side of the conversation."""
-    patterns = _user_line_patterns(tuple(user_names))
+    """Lines of `reply` that start as the user's turn ("User:", "你：", "{{user}}:", the user's name and a colon, a
+    bare "user" line) or hold a chat template's user header anywhere ("<|im_start|>user"): the model writing the
+    other side of the conversation."""
+    starts = _line_start_patterns(tuple(user_names))
     lines = []
     for line in reply.splitlines():
         bare = _LINE_MARKUP.sub("", line)
-        if bare and any(p.match(bare) for p in patterns):
+        if bare and (any(p.match(bare) for p in starts) or any(h.search(line) for h in _HEADERS)):
             lines.append(line.strip())
     return lines
 

@@ -20,12 +20,12 @@ def run_eval(run, *, prompts: int | None = None, seed: int = 0, prompts_file=Non
              max_tokens: int | None = None, title: str = "eval"):
     """Evaluate one run in a child process and return its EvalReport (the demo calls this too)."""
     from tui.progress import run_job
-    from tuner.evaluate import EvalReport
+    from tuner.evaluate import DEFAULT_PROMPTS, EvalReport
     from tuner.evaluate.run import check_inputs
 
     paths = resolve_run(run)
     quants = [q.strip() for q in quant.split(",") if q.strip()]
-    check_inputs(paths, prompts_file, ggufs, quants)  # bad input: one line and exit 2, before a model loads
+    check_inputs(paths, prompts_file, ggufs, quants, DEFAULT_PROMPTS if prompts is None else prompts)  # bad input: one line and exit 2, before a model loads
     args = ["eval", str(paths.root), "--seed", str(seed)]
     args += ["-n", str(prompts)] if prompts is not None else []
     args += ["--prompts", str(prompts_file)] if prompts_file else []

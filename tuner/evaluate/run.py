@@ -126,9 +126,11 @@ def _loss_json(losses: dict[str, Loss | None]) -> dict[str, dict]:
     return out
 
 
-def check_inputs(run: RunPaths, prompts_file=None, ggufs=(), quants=()):
+def check_inputs(run: RunPaths, prompts_file=None, ggufs=(), quants=(), prompts: int = DEFAULT_PROMPTS):
     """Everything about the input that can be wrong, checked in a second without loading a model:
     (recipe, (prompts, scored conversations, source), GGUF paths)."""
+    if prompts < 1:
+        raise UserError(f"-n must be at least 1, not {prompts}")
     recipe = _recipe(run)
     if not (run.adapter / "adapter_config.json").is_file():
         raise UserError(f"run {run.root.name} has no adapter yet; train it first (or resume it)", where=str(run.adapter))
@@ -141,12 +143,10 @@ def evaluate_run(run, *, prompts: int = DEFAULT_PROMPTS, sides=(BASE, TUNED), gg
     """Measure a run's tuned model against its base (and any GGUFs of it); writes runs/<id>/eval/ unless told not to."""
     emit = emit or (lambda *a, **k: None)
     run = run if isinstance(run, RunPaths) else resolve_run(run)
-    if prompts < 1:
-        raise UserError(f"-n must be at least 1, not {prompts}")
     unknown = [s for s in sides if s not in (BASE, TUNED)]
     if unknown:
         raise UserError(f"unknown side {unknown[0]!r}; the Hugging Face sides are {BASE} and {TUNED}")
-    recipe, (pool, scored, source), gguf_paths = check_inputs(run, prompts_file, ggufs, quants)
+    recipe, (pool, scored, source), gguf_paths = check_inputs(run, prompts_file, ggufs, quants, prompts)
     chosen = choose(pool, prompts, seed)
     emit("stage", message=f"loading the base ({recipe.model.base}) with the adapter of {run.root.name}")
     model, tokenizer, base = _load_tuned(run, recipe)
