@@ -13,6 +13,7 @@ from tui.app import HearthApp
 from tui.screens.home import HomeScreen
 from tui.screens.tarot import TarotScreen
 from tui.widgets.card_table import CardTable
+from tui.widgets.spread_view import SpreadView
 
 RUN = "tiny-offline-20250101-000000"
 
@@ -35,7 +36,8 @@ async def test_a_question_draws_the_spread_reads_it_stores_it_and_rates_it(tiny_
         screen.query_one("#person").value = "Mel"
         await _ask(pilot, screen, "这周适合开始新计划吗？")
         table = screen.query_one(CardTable)
-        assert table.display and table.row_count == 1  # the single-card spread
+        assert screen.query_one(SpreadView).display and not table.display  # laid out; ctrl+t shows the meanings
+        assert table.row_count == 1  # the single-card spread
         shown_card = str(table.get_row_at(0)[2])
         bubbles = screen.reading_view.bubbles
         assert [b.role for b in bubbles] == ["user", "assistant"] and bubbles[0].content == "这周适合开始新计划吗？"
@@ -86,7 +88,10 @@ async def test_a_stored_reading_opens_from_home_with_its_cards_and_takes_a_ratin
         await pilot.press("down", "enter")
         screen = app.screen
         assert isinstance(screen, TarotScreen) and screen.reading_id == reading_id
+        assert screen.query_one(SpreadView).display
+        await pilot.press("ctrl+t")
         table = screen.query_one(CardTable)
+        assert table.display and not screen.query_one(SpreadView).display
         cards = [[str(cell) for cell in table.get_row_at(i)] for i in range(table.row_count)]
         assert [row[2].split(" ")[0] for row in cards] == ["愚人(正位)", "力量(逆位)", "星星(正位)"]
         assert all(row[3] for row in cards)  # meanings from the deck
@@ -100,5 +105,72 @@ async def test_a_stored_reading_opens_from_home_with_its_cards_and_takes_a_ratin
         await pilot.pause()
         table = app.screen.query_one(CardTable)
         assert str(table.get_row_at(0)[2]) == "月亮(逆位)" and table.border_title == "我自己的牌阵"
+        assert table.display and not app.screen.query_one(SpreadView).display  # no layout for an unknown spread
     with ReadingStore(HistoryStore(history_db())) as store:
         assert store.get(reading_id).rating == 2
+
+
+def _screen_lines(screen) -> list[str]:
+    """The screen as painted, one string per terminal line (what a user sees, colours aside)."""
+    return ["".join(segment.text for segment in strip) for strip in screen._compositor.render_strips()]  # noqa: SLF001
+
+
+async def test_the_spread_is_laid_out_in_its_positions_at_80x24_with_typed_cards_and_history(tiny_gguf):
+    from rich.cells import cell_len
+
+    from spreads.spread import find_spread
+
+    make_run(RUN, gguf=tiny_gguf)
+    _store_reading("单张牌", [("指引", "高塔", True)])  # Mel's earlier reading, for the history switch
+    app = HearthApp(engine_settings=EngineSettings(n_ctx=2048, n_threads=2, seed=1, max_reply_tokens=8))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("a")
+        screen = app.screen
+        screen.query_one("#spread").value = "celtic-cross"
+        screen.query_one("#person").value = "Mel"
+        screen.query_one("#history").value = True
+        screen.query_one("#typed-cards").value = "XVI rev, 0, ten of coins (R), 圣杯侍者, 2 of swords, 逆位 审判, " \
+                                                 "Rx Death, 星币三, King of Disks, the world reversed"
+        await _ask(pilot, screen, "我该搬家吗？")
+        assert "unknown" not in str(screen.query_one("#tarot-status").render())
+        view = screen.query_one(SpreadView)
+        celtic = find_spread("celtic-cross")
+        # every card in its position's place on the grid: (column, row) of the spread's `at`
+        cells = view.cells()
+        for number, position in enumerate(celtic.positions, start=1):
+            assert cells[position.at][0] == f"{number} {position.zh}"
+        assert cells[celtic.positions[0].at][1:] == ("高塔", True)
+        assert cells[celtic.positions[9].at][1:] == ("世界", True)
+        lines = _screen_lines(screen)
+        assert len(lines) == 24
+        top = view.region.y
+        assert view.region.height == 4 * 2 + 2 and view.region.right <= 80  # four rows of two lines, in 80 columns
+        # the cross: 目标 above 现状, 根基 below it; the staff on the right, 结果 on top
+        column_of = {text: cell_len(line[:line.index(text)]) for line in lines[top:top + 10]
+                     for text in ("3 目标", "1 现状", "4 根基", "5 近期过去", "10 结果", "7 自我态度") if text in line}
+        assert column_of["3 目标"] == column_of["1 现状"] == column_of["4 根基"] > column_of["5 近期过去"]
+        assert column_of["10 结果"] == column_of["7 自我态度"] > column_of["1 现状"]
+        assert [n for n, line in enumerate(lines) if "10 结果" in line or "7 自我态度" in line] == [top + 1, top + 7]
+        assert any("高塔 逆" in line for line in lines[top:top + 10])
+        assert screen.reading_view.region.height >= 3  # the reading still has room
+        stored = screen.reading_id
+    with ReadingStore(HistoryStore(history_db())) as store:
+        reading = store.get(stored)
+    assert [c["card"] for c in reading.cards][:3] == ["高塔", "愚人", "星币十"]
+    assert reading.context["history"][0]["cards"] == ["高塔(逆位)"]  # the switch gave the reader Mel's history
+
+
+async def test_a_mistyped_card_is_said_on_the_screen_and_nothing_is_read(tiny_gguf):
+    make_run(RUN, gguf=tiny_gguf)
+    app = HearthApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("a")
+        screen = app.screen
+        screen.query_one("#spread").value = "single"
+        screen.query_one("#typed-cards").value = "XXII"
+        screen.query_one("#question").value = "q?"
+        screen.query_one("#question").focus()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert "did you mean The World" in str(screen.query_one("#tarot-status").render())
+        assert screen.request is None and screen.query_one("#question").value == "q?"

@@ -1,5 +1,8 @@
-"""Ask the cards: pick the model and the spread, type a question; the cards are drawn, the model reads
-them (streaming), and the reading is stored with its cards. Keys 1–5 rate it, for training later.
+"""Ask the cards: pick the model and the spread, type a question (and, if you drew physical cards, the
+cards, written any way readers write them); the cards are laid out in the spread's positions, the model
+reads them (streaming), and the reading is stored with its cards. Keys 1–5 rate it, for training later;
+ctrl+t swaps the laid-out spread for a table of the cards' meanings; the history switch tells the reader
+about this person's earlier readings.
 Opened on a stored reading (from the home screen's list), it shows that reading to look at or rate.
 
 The reading is spreads/reading.py's service, the same one `hearth tarot read` uses: its prompt is the
@@ -19,19 +22,21 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Input, Label, Select, Static
+from textual.widgets import Checkbox, Footer, Header, Input, Label, Select, Static
 
 from hearth.errors import UserError
-from spreads.draw import draw_cards
+from spreads.draw import cards_given, draw_cards
+from spreads.querent_history import querent_history
 from spreads.spread import default_spreads
 from tui.catalog import chat_models, model_label
 from spreads.reading import DEFAULT_PERSON, READER, ReadingRequest, reading_language, store_reading
-from spreads.reading_rows import stored_language
+from spreads.reading_rows import stored_language, stored_layout
 from tui.messages import ReadingDone, ReadingFailed, ReplyChunk
 from tui.screens.chat import NO_MODEL, batched
 from tui.widgets.card_table import CardTable
 from tui.widgets.conversation import ConversationView
 from tui.widgets.message_bubble import MessageBubble
+from tui.widgets.spread_view import SpreadView
 
 DEFAULT_SPREAD = "three-card"
 RATE_KEYS = "12345"
@@ -41,6 +46,7 @@ class TarotScreen(Screen):
     BINDINGS = [
         Binding("escape", "stop_or_back", "stop / back"),
         Binding("ctrl+n", "new_question", "new question"),
+        Binding("ctrl+t", "toggle_cards", "spread / meanings"),
         *(Binding(key, f"rate({key})", "rate 1–5", show=key == RATE_KEYS[0]) for key in RATE_KEYS),
     ]
 
@@ -71,15 +77,22 @@ class TarotScreen(Screen):
                          value=DEFAULT_SPREAD if any(s.id == DEFAULT_SPREAD for s in spreads) else spreads[0].id)
             yield Label("for")
             yield Input(DEFAULT_PERSON, id="person")
+            yield Checkbox("history", id="history", tooltip="tell the reader about this person's earlier readings")
+        yield SpreadView(id="spread-view")
         yield CardTable(id="cards")
         yield ConversationView(id="reading")
         yield Static("", id="tarot-status", markup=False)
-        yield Input(placeholder="ask the cards a question (enter draws and reads)", id="question", disabled=not models)
+        with Horizontal(id="tarot-ask"):
+            yield Input(placeholder="ask the cards a question (enter draws and reads)", id="question",
+                        disabled=not models)
+            yield Input(placeholder="your own cards, if you drew them: XVI rev, ten of coins…", id="typed-cards",
+                        disabled=not models)
         yield Footer()
 
     async def on_mount(self) -> None:
         self.sub_title = "tarot"
         self.query_one(CardTable).display = False
+        self.query_one(SpreadView).display = False
         if self._stored is not None and await self._show_stored(self._stored):
             return
         if self.query_one("#model", Select).value == Select.NULL:
@@ -101,9 +114,13 @@ class TarotScreen(Screen):
             self.notify(str(exc), severity="warning")
             return False
         self.reading_id = reading.id
-        cards = self.query_one(CardTable)
-        cards.show_stored(reading)
-        cards.display = True
+        layout = stored_layout(reading)
+        if layout is not None:
+            self._show_cards(layout, stored_language(reading))
+        else:  # its spread or a card is named in a way the books no longer know: the cards as stored
+            cards = self.query_one(CardTable)
+            cards.show_stored(reading)
+            cards.display, self.query_one(SpreadView).display = True, False
         view = self.reading_view
         reader = READER[stored_language(reading)]
         view.speakers = {"user": reading.person, "assistant": reader}
@@ -115,6 +132,12 @@ class TarotScreen(Screen):
         self.status(f"reading #{reading.id} · {stars} · 1–5 rates it · ctrl+n asks a new question")
         self.reading_view.focus()
         return True
+
+    def _show_cards(self, layout, language: str) -> None:
+        """The cards laid out in the spread (the meanings table filled too, for ctrl+t)."""
+        self.query_one(SpreadView).show_layout(layout, language)
+        self.query_one(CardTable).show_layout(layout, language)
+        self.query_one(SpreadView).display, self.query_one(CardTable).display = True, False
 
     @property
     def reading_view(self) -> ConversationView:
@@ -134,17 +157,27 @@ class TarotScreen(Screen):
         if self.cancel is not None:
             self.notify("a reading is still being written — Esc stops it", severity="warning")
             return
-        event.input.clear()
         spread = default_spreads().find(self.query_one("#spread", Select).value)
         model = self.query_one("#model", Select).value
         settings = self.app.engine_settings.replace(model_path=model)
         language = reading_language(settings, question)
-        layout = draw_cards(spread, random.Random())
-        self.request = request = ReadingRequest(person, question, spread.name(language), layout, language)
+        typed = self.query_one("#typed-cards", Input).value.strip()
+        try:
+            layout = cards_given(spread, typed) if typed else draw_cards(spread, random.Random())
+        except UserError as exc:  # a card the parser cannot read, or too few/many: say so, keep what was typed
+            self.status(str(exc))
+            self.notify(str(exc), severity="warning", timeout=8)
+            return
+        event.input.clear()
+        self.query_one("#typed-cards", Input).clear()
+        history = ()
+        if self.query_one("#history", Checkbox).value and self.app.store is not None:
+            from companion.readings import ReadingStore
+
+            history = querent_history(ReadingStore(self.app.store), person, language)
+        self.request = request = ReadingRequest(person, question, spread.name(language), layout, language, history)
         self.reading_id = None
-        cards = self.query_one(CardTable)
-        cards.show_layout(request.layout, language)
-        cards.display = True
+        self._show_cards(layout, language)
         view = self.reading_view
         view.speakers = {"user": person, "assistant": request.reader}
         await view.remove_children()
@@ -229,6 +262,11 @@ class TarotScreen(Screen):
             self.status("stopping…")
         else:
             self.app.pop_screen()
+
+    def action_toggle_cards(self) -> None:
+        spread, table = self.query_one(SpreadView), self.query_one(CardTable)
+        if spread.layout_shown is not None:
+            spread.display, table.display = not spread.display, spread.display
 
     def action_new_question(self) -> None:
         question = self.query_one("#question", Input)
