@@ -3,12 +3,14 @@ much memory it (and its own children) used."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
 from dataclasses import dataclass
 
+import psutil
 import pytest
 
 # Runs the command, then reports its exit code, output and peak RSS (children included) as JSON.
@@ -31,11 +33,14 @@ class Bounded:
 def run_bounded(args: list[str], *, timeout: float, stdin: str = "") -> Bounded:
     """`args` in a child; a hang fails the test after `timeout` seconds instead of hanging the suite."""
     wrapper = subprocess.Popen([sys.executable, "-c", _WRAPPER, json.dumps(args)], stdin=subprocess.PIPE,
-                               stdout=subprocess.PIPE, text=True, start_new_session=True, env=os.environ.copy())
+                               stdout=subprocess.PIPE, text=True, env=os.environ.copy())
     try:
         out, _ = wrapper.communicate(stdin, timeout=timeout)
     except subprocess.TimeoutExpired:
-        os.killpg(wrapper.pid, 9)
+        # Children may sit in sessions of their own (hearth's jobs do): kill them by ancestry.
+        for process in [*psutil.Process(wrapper.pid).children(recursive=True), psutil.Process(wrapper.pid)]:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process.kill()
         wrapper.communicate()
         pytest.fail(f"{' '.join(args[:4])} … did not finish in {timeout} s")
     return Bounded(**json.loads(out))
