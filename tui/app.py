@@ -14,6 +14,7 @@ from hearth.errors import UserError
 from hearth.paths import RunPaths, hearth_home, history_db
 from tui.engines import EngineHolder
 from tui.screens.chat import ChatScreen
+from tui.screens.eval import EvalScreen
 from tui.screens.home import HomeScreen
 from tui.screens.tarot import TarotScreen
 from tui.screens.train import TrainScreen
@@ -62,6 +63,9 @@ class HearthApp(App):
 
     def open_train(self, run: RunPaths | None = None) -> None:
         self.push_screen(TrainScreen(run))
+
+    def open_eval(self, run: RunPaths) -> None:
+        self.push_screen(EvalScreen(run))
 
     def on_unmount(self) -> None:
         self.engines.close()  # waits for a reply still streaming to notice its cancel

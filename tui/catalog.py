@@ -27,6 +27,7 @@ class RunSummary:
     has_adapter: bool
     has_merged: bool
     models: tuple[Path, ...]  # the run's model GGUFs, best first (companion.models.QUANT_PREFERENCE)
+    has_eval: bool = False  # runs/<id>/eval/eval.json (hearth eval)
 
     @property
     def id(self) -> str:
@@ -51,6 +52,7 @@ def summarize_run(run: RunPaths) -> RunSummary:
         has_adapter=(run.adapter / "adapter_config.json").is_file(),
         has_merged=(run.merged / "config.json").is_file(),
         models=tuple(model_files(run.gguf)) if run.gguf.is_dir() else (),
+        has_eval=(run.root / "eval" / "eval.json").is_file(),
     )
 
 

@@ -40,7 +40,7 @@ async def test_home_lists_runs_personas_and_chats(tmp_path):
         await pilot.pause()
         assert isinstance(app.screen, HomeScreen)
         runs = _rows(app.screen.query_one(RunList))
-        assert runs == [["tiny-offline-20250101-000000", "tiny-offline", "6", "✓", "·", "·"]]
+        assert runs == [["tiny-offline-20250101-000000", "tiny-offline", "6", "✓", "·", "·", "·"]]
         personas = _rows(app.screen.query_one(PersonaList))
         assert ["Mira · mira", "imported"] in personas
         assert ["林栀 · linzhi", "builtin"] in personas

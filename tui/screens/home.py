@@ -36,6 +36,7 @@ class HomeScreen(Screen):
         Binding("a", "tarot", "ask the cards"),
         Binding("t", "train", "train"),
         Binding("e", "export", "merge / export run"),
+        Binding("v", "eval", "eval run"),
         Binding("r", "refresh", "refresh"),
         Binding("q", "app.quit", "quit"),
     ]
@@ -106,6 +107,14 @@ class HomeScreen(Screen):
             self.notify("no run to export yet — press t to train one", severity="warning")
             return
         self.app.open_train(run)
+
+    def action_eval(self) -> None:
+        """The highlighted run's eval: base against tuned, measured, side by side."""
+        run = self._highlighted_run()
+        if run is None:
+            self.notify("no run to evaluate yet — press t to train one", severity="warning")
+            return
+        self.app.open_eval(run)
 
     # -- rows chosen (enter or click) -----------------------------------------------------------
 

@@ -15,7 +15,7 @@ def _mark(present: bool) -> str:
 
 class RunList(Listing):
     TITLE = "runs"
-    COLUMNS = ("run", "recipe", "steps", "adapter", "merged", "gguf")
+    COLUMNS = ("run", "recipe", "steps", "adapter", "merged", "gguf", "eval")
     EMPTY = "no runs yet — press t to train the built-in 林栀 on the tiny base"
 
     def show_runs(self, runs: list[RunSummary]) -> None:
@@ -29,6 +29,7 @@ class RunList(Listing):
                     _mark(summary.has_adapter),
                     _mark(summary.has_merged),
                     ", ".join(model.stem.rsplit("-", 1)[-1] for model in summary.models) or "·",
+                    _mark(summary.has_eval),
                 ),
             )
             for summary in runs
