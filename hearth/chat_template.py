@@ -9,7 +9,8 @@ transformers uses, and with limits a stranger's template cannot get past:
   the rendering thread;
 - sizes: no value the template builds (by `*`, `+`, `~`, `%`, `format`, `join`, `replace`,
   `indent`, a width or a count) and no output longer than `MAX_SIZE` characters (no list longer
-  than `MAX_ITEMS`), refused *before* Python allocates it; `range` at most `MAX_RANGE` steps; integers at most `MAX_INT_BITS` bits.
+  than `MAX_ITEMS`), refused *before* Python allocates it; `range` at most `MAX_RANGE` steps;
+  integers at most `MAX_INT_BITS` bits.
 
 Every failure is a `TemplateFailed` (a UserError: one line, exit 2) naming what the template did;
 `raise_exception(...)` inside a template is a `TemplateRefused`.
@@ -454,8 +455,6 @@ class SandboxedTemplate:
             raise TemplateFailed(f"is {len(source)} characters long, over {MAX_SOURCE}", where=where)
         try:
             self._template = self._run(lambda: _compiled(source))
-        except TemplateFailed:
-            raise
         except Exception as exc:  # the compiler, too, is fed someone else's text
             raise TemplateFailed(_problem(exc), where=where) from None
 

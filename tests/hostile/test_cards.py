@@ -119,3 +119,24 @@ def test_a_latin_key_glued_to_chinese_text_fires():
     assert prompt.lore_for(["我叫Mel你好"]) == ["Mel is the innkeeper."]
     assert prompt.lore_for(["メルMelです"]) == ["Mel is the innkeeper."]
     assert prompt.lore_for(["Melissa came by"]) == []  # still whole words among Latin letters
+
+
+def test_a_regex_key_too_costly_to_compile_is_refused_at_import(tmp_path, hearth_home):
+    book = {"entries": [{"keys": ["(?:(?:a{1000}){1000}){1000}"], "content": "x", "use_regex": True}]}
+    path = tmp_path / "heavy.json"
+    path.write_text(json.dumps(small_card(character_book=book)))
+
+    done = run_bounded(hearth("persona", "import", str(path)), timeout=60)
+
+    assert done.rc == 2, done.err
+    assert done.err.strip().count("\n") == 0 and str(path) in done.err and "too costly" in done.err
+    assert not (hearth_home / "personas").exists()
+
+
+def test_a_regex_key_broken_by_its_macro_is_skipped_with_one_warning(caplog):
+    book = {"entries": [{"keys": ["{{char}}"], "content": "named", "use_regex": True},
+                        {"keys": ["lake"], "content": "The lake is cold."}]}
+    prompt = render_persona(Card.from_dict(small_card(name="Mel (the bard", character_book=book)))
+    for _ in range(3):
+        assert prompt.lore_for(["Mel (the bard by the lake"]) == ["The lake is cold."]
+    assert [record.getMessage().count("cannot be used") for record in caplog.records] == [1]
