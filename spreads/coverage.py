@@ -7,7 +7,6 @@ card names it cannot read, with file and line, so they can be fixed before train
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +15,7 @@ from hearth.errors import UserError
 from spreads.card_parser import CardParser, card_parser
 from spreads.deck import Card, Deck, DrawnCard, default_deck
 from spreads.draw import split_card_list
+from spreads.rows_file import read_rows
 
 GROUP_ORDER = ("major", "wands", "cups", "swords", "pentacles")
 
@@ -122,22 +122,10 @@ def card_coverage(paths: list[str | Path], deck: Deck | None = None) -> Coverage
     if not paths:
         raise UserError("no readings files given; name one or more .jsonl files in the tarot format")
     coverage = Coverage(deck or default_deck())
-    for raw in paths:
-        path = Path(raw).expanduser()
-        if not path.is_file():
-            raise UserError("no such readings file", where=str(path))
-        try:
-            lines = path.read_text(encoding="utf-8").splitlines()
-        except UnicodeDecodeError:
-            raise UserError("is not UTF-8 text; save it as UTF-8 JSONL", where=str(path)) from None
-        for line_number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            where = f"{path}:{line_number}"
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                coverage.problems.append(Problem(where, f"not valid JSON ({exc.msg})"))
-                continue
-            _add_row(coverage, row, where)
+    for path in paths:
+        for where, row, problem in read_rows(path):
+            if problem is not None:
+                coverage.problems.append(Problem(where, problem))
+            else:
+                _add_row(coverage, row, where)
     return coverage

@@ -8,12 +8,11 @@ was made from. Readings stored before positions were kept give a row with positi
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hearth.atomic import atomic_path
 from hearth.errors import UserError
+from spreads.rows_file import read_rows, write_rows
 from tuner.formats import card_text, tarot_language
 
 
@@ -86,10 +85,7 @@ def export_readings(store, out: str | Path, min_rating: int | None = None) -> Ex
     if not readings:
         wanted = f"rated {min_rating} or more" if min_rating is not None else "stored"
         raise UserError(f"no readings {wanted} to export; `hearth tarot readings` lists them, `hearth tarot rate` rates one")
-    with atomic_path(out) as partial:
-        with open(partial, "w", encoding="utf-8") as f:
-            for reading in readings:
-                f.write(json.dumps(training_row(reading), ensure_ascii=False) + "\n")
+    write_rows(out, (training_row(reading) for reading in readings))
     return ExportSummary([r.id for r in readings])
 
 
@@ -97,30 +93,15 @@ def add_positions(source: str | Path, out: str | Path) -> int:
     """Copy a JSONL file of original-format tarot rows with each row given its spread's positions
     (`hearth tarot add-positions`); rows that already have positions are kept as they are. Returns the row count.
     A row that cannot be given positions is a UserError naming its file and line; nothing is written then."""
-    source = Path(source).expanduser()
-    if not source.is_file():
-        raise UserError("no such readings file", where=str(source))
-    try:
-        lines = source.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError:
-        raise UserError("is not UTF-8 text; save it as UTF-8 JSONL", where=str(source)) from None
     rows = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        where = f"{source}:{number}"
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise UserError(f"not valid JSON ({exc.msg})", where=where) from None
+    for where, row, problem in read_rows(source):
+        if problem is not None:
+            raise UserError(problem, where=where)
         if not isinstance(row, dict):
             raise UserError("not a tarot row (expected an object with spread and cards)", where=where)
         try:
             rows.append(row if "positions" in row else with_positions(row))
         except (UserError, ValueError) as exc:
             raise UserError(str(exc), where=where) from None
-    with atomic_path(out) as partial:
-        with open(partial, "w", encoding="utf-8") as f:
-            for row in rows:
-                f.write(json.dumps(row, ensure_ascii=False) + "\n")
+    write_rows(out, rows)
     return len(rows)
