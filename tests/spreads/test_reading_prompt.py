@@ -213,3 +213,18 @@ def test_a_history_row_with_bad_entries_is_a_row_error():
         from_tarot({**row, "history": "last week"})
     with pytest.raises(RowError, match="missing field 'date'"):
         from_tarot({**row, "history": [{"question": "q", "spread": "s", "cards": ["愚人(正位)"]}]})
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+def test_hearth_eval_reads_a_live_prompts_cards_orientations_and_positions(language):
+    """`hearth eval`'s tarot coverage measures (tuner/evaluate/measures.py) see the positions the prompt names."""
+    from tuner.evaluate.measures import MEASURES_BY_NAME, Context, Reply, drawn_cards
+
+    request = _request(find_spread("three-card"), language, seed=2)
+    cards = drawn_cards(request.messages()[0]["content"])
+    assert [(c.name, c.orientation == "逆位", c.position) for c in cards] == [
+        (p.drawn.card.name(language), p.drawn.reversed, p.position.name(language)) for p in request.layout.cards]
+    first = request.layout.cards[0]
+    reply = Reply(f"{first.position.name(language)}: {first.drawn.text(language)}")
+    positions = MEASURES_BY_NAME["tarot_positions"].per_reply(reply, Context(reference="", language=language, cards=cards))
+    assert positions == pytest.approx(1 / 3)

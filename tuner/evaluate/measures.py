@@ -65,6 +65,11 @@ class Context:
 
 def drawn_cards(prompt: str) -> tuple[Card, ...]:
     """The cards a tarot prompt lists (its 抽到的牌 line), with orientation and position when written."""
+    from tuner.formats import tarot_prompt_cards  # the reading prompt's own reader: both languages, positions
+
+    listed = tarot_prompt_cards(prompt)
+    if listed and all(c.position for c in listed):
+        return tuple(Card(c.name, "逆位" if c.reversed else "正位", c.position) for c in listed)
     line = _CARDS_LINE.search(prompt)
     if not line:
         return ()
