@@ -16,18 +16,19 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable
 
+from hearth.language import cjk_share
 from personas.card import Card
 from personas.lorebook import LoreHit, approx_tokens, select
 from personas.macros import expand, speaker_pattern
 
-# Written about {{char}} in the third person, so it reads right whatever the person is called
-# (the default name is 你); one Chinese and one English sentence, so neither language is forced.
-DEFAULT_SYSTEM_PROMPT = (
-    "以下是{{char}}和{{user}}之间的对话。请始终以{{char}}的身份、性格和口吻回复，只写{{char}}的话语和动作，"
-    "不要替{{user}}说话或行动。\n"
-    "This is a conversation between {{char}} and {{user}}. Reply as {{char}}, in character: write only "
-    "{{char}}'s words and actions, never {{user}}'s."
-)
+# Written about {{char}} in the third person, so it reads right whatever the person is called. One per card
+# language: a Chinese sentence in front of an English card makes an English-only base answer in pseudo-Chinese.
+DEFAULT_SYSTEM_PROMPTS = {
+    "zh": "以下是{{char}}和{{user}}之间的对话。请始终以{{char}}的身份、性格和口吻回复，只写{{char}}的话语和动作，"
+          "不要替{{user}}说话或行动。",
+    "en": "This is a conversation between {{char}} and {{user}}. Reply as {{char}}, in character: write only "
+          "{{char}}'s words and actions, never {{user}}'s.",
+}
 
 # How the personality and scenario are introduced, by the card's language.
 SECTION_LABELS = {
@@ -36,7 +37,6 @@ SECTION_LABELS = {
 }
 
 _EXAMPLE_SEPARATOR = re.compile(r"<START>", re.IGNORECASE)
-_CJK = re.compile(r"[\u2e80-\u9fff\uf900-\ufaff\uac00-\ud7af]")
 
 
 def card_language(card: Card) -> str:
@@ -46,10 +46,7 @@ def card_language(card: Card) -> str:
     named = hearth.get("language") if isinstance(hearth, dict) else None
     if named in SECTION_LABELS:
         return named
-    text = card.description + card.personality + card.scenario
-    letters = [ch for ch in text if ch.isalpha()]
-    cjk = sum(1 for ch in letters if _CJK.match(ch))
-    return "zh" if letters and cjk * 2 >= len(letters) else "en"
+    return "zh" if cjk_share(card.description + card.personality + card.scenario) >= 0.5 else "en"
 
 
 @dataclass
@@ -122,8 +119,9 @@ def render_persona(card: Card, user_name: str = "你") -> PersonaPrompt:
     def fill(text: str, original: str = "") -> str:
         return expand(text, char=char_name, user=user_name, original=original).strip()
 
-    default = fill(DEFAULT_SYSTEM_PROMPT)
-    labels = SECTION_LABELS[card_language(card)]
+    language = card_language(card)
+    default = fill(DEFAULT_SYSTEM_PROMPTS[language])
+    labels = SECTION_LABELS[language]
     sections = [
         fill(card.system_prompt, original=default) if card.system_prompt.strip() else default,
         fill(card.description),

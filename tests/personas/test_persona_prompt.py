@@ -6,7 +6,7 @@ import pytest
 
 from personas.card import Card
 from personas.macros import expand
-from personas.prompt import DEFAULT_SYSTEM_PROMPT, render_persona
+from personas.prompt import DEFAULT_SYSTEM_PROMPTS, render_persona
 
 
 def test_macros_are_case_insensitive_and_cover_every_spelling():
@@ -25,7 +25,7 @@ def test_a_name_that_looks_like_a_macro_is_not_expanded_again():
 
 def test_system_message_uses_default_then_description_personality_scenario(v2_dict):
     prompt = render_persona(Card.from_dict(v2_dict), user_name="Sam")
-    default = expand(DEFAULT_SYSTEM_PROMPT, char="Aqua", user="Sam")
+    default = expand(DEFAULT_SYSTEM_PROMPTS["en"], char="Aqua", user="Sam")
     assert prompt.system.startswith(default)
     order = [prompt.system.index(part) for part in (
         "Aqua is a water spirit who talks to Sam.",
@@ -46,7 +46,7 @@ def test_card_system_prompt_replaces_the_default_and_original_brings_it_back(v2_
 
     v2_dict["data"]["system_prompt"] = "{{original}}\nAlso: be brief, {{user}}."
     kept = render_persona(Card.from_dict(v2_dict), user_name="Sam").system
-    assert kept.startswith(expand(DEFAULT_SYSTEM_PROMPT, char="Aqua", user="Sam") + "\nAlso: be brief, Sam.")
+    assert kept.startswith(expand(DEFAULT_SYSTEM_PROMPTS["en"], char="Aqua", user="Sam") + "\nAlso: be brief, Sam.")
 
 
 def test_original_outside_the_system_prompt_is_dropped(v2_dict):
@@ -192,3 +192,12 @@ def test_card_without_a_lorebook_inserts_nothing(v2_dict):
 def test_lore_hits_carry_their_position(position):
     card = _book_card([_entry("x", ["lake"], position=position)])
     assert [hit.position for hit in render_persona(card).lore_hits(["lake"])] == [position]
+
+
+def test_the_default_prompt_is_in_the_cards_language(v2_dict):
+    """An English card gets no Chinese sentence (an English-only base answers that in pseudo-Chinese), and back."""
+    english = render_persona(Card.from_dict(v2_dict), user_name="Sam").system
+    assert not any("\u4e00" <= ch <= "\u9fff" for ch in english)
+    v2_dict["data"].update(description="{{char}}是湖里的水精灵。", personality="开朗", scenario="在湖边相遇。")
+    chinese = render_persona(Card.from_dict(v2_dict), user_name="Sam").system
+    assert chinese.startswith("以下是Aqua和Sam之间的对话") and "This is a conversation" not in chinese

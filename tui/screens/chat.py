@@ -188,11 +188,15 @@ class ChatScreen(Screen):
     async def on_session_ready(self, message: SessionReady) -> None:
         if message.choice != self._opened:
             return  # the person picked something else while this one loaded
-        session = self.session = message.session
+        session = message.session
         view = self.conversation
         view.speakers = {"user": session.user_name, "assistant": session.persona_name or session.engine.model_name}
         await view.remove_children()
         await view.show_turns(session.turns)
+        if message.choice != self._opened:
+            return  # another choice arrived while the old bubbles were being replaced
+        # the session is the screen's only once its turns are on screen: nothing sees it beside the old greeting
+        self.session = session
         self._show_session_status()
         self.refresh_bindings()
         if message.notice:
