@@ -98,3 +98,18 @@ def with_template(model_dir: Path, template: str) -> Path:
 def test_the_ollama_command_creates_and_runs_the_model():
     assert ollama_command("Run 1", Path("/runs/run 1/gguf/Modelfile")) == (
         "ollama create run-1 -f '/runs/run 1/gguf/Modelfile' && ollama run run-1")
+
+
+def test_hearth_export_hands_the_persona_and_chat_settings_to_the_modelfile(tmp_path, monkeypatch):
+    import argparse
+
+    from tui.commands.export import _serving
+
+    monkeypatch.setenv("HEARTH_HOME", str(tmp_path))
+    settings = tmp_path / "chat.yaml"
+    settings.write_text("temperature: 0.3\nn_ctx: 2048\n", encoding="utf-8")
+    serving = Serving(**json.loads(_serving(argparse.Namespace(settings=settings, persona="linzhi"))))
+    assert serving.settings["temperature"] == 0.3 and serving.settings["n_ctx"] == 2048
+    assert "林栀" in serving.system_prompt and serving.greeting
+    plain = Serving(**json.loads(_serving(argparse.Namespace(settings=None, persona=None))))
+    assert plain.system_prompt is None and plain.settings["top_k"] == 40  # the chat defaults

@@ -52,6 +52,8 @@ def test_gemma_metadata_soft_capping_sliding_windows_and_the_norm_offset(new_f16
     assert list(fields["gemma2.attention.sliding_window_pattern"]) == [True, False]
     assert fields["tokenizer.ggml.add_space_prefix"] is False  # Gemma's SentencePiece has no dummy prefix
     assert "output.weight" not in tensors and "blk.1.post_attention_norm.weight" in tensors
+    assert fields["tokenizer.ggml.tokens"][fields["tokenizer.ggml.eos_token_id"]] == "<end_of_turn>"
+    assert fields["tokenizer.ggml.token_type"][fields["tokenizer.ggml.eos_token_id"]] == gguf.TokenType.CONTROL
     source = load_file(gemma2_dir / "model.safetensors")["model.layers.0.post_feedforward_layernorm.weight"]
     stored = np.asarray(tensors["blk.0.post_ffw_norm.weight"].data)
     assert np.allclose(stored, source + 1.0)  # HF computes x·(1+w); llama.cpp x·w
@@ -93,6 +95,7 @@ def test_smollm_digits_are_named_for_llama_cpp_as_split_one_by_one(new_f16_files
 
     fields, _ = _fields(new_f16_files["smollm_dir"])
     assert fields["general.architecture"] == "llama" and fields["tokenizer.ggml.pre"] == "smollm"
+    assert fields["tokenizer.ggml.tokens"][fields["tokenizer.ggml.eos_token_id"]] == "<|im_end|>"
     # The name comes from the tokenizer's own definition: digit runs kept whole is another splitter.
     model = Path(shutil.copytree(smollm_dir, tmp_path / "m"))
     tokenizer = json.loads((model / "tokenizer.json").read_text(encoding="utf-8"))
