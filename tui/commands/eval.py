@@ -11,19 +11,20 @@ from __future__ import annotations
 from rich.console import Console
 
 from hearth.errors import UserError
-from hearth.paths import resolve_run
+from hearth.paths import RunPaths, resolve_run
 
 console = Console(highlight=False)
 
 
 def run_eval(run, *, prompts: int | None = None, seed: int = 0, prompts_file=None, ggufs=(), quant: str = "",
              max_tokens: int | None = None, title: str = "eval"):
-    """Evaluate one run in a child process and return its EvalReport (the demo calls this too)."""
+    """Evaluate one run (a RunPaths, an id or a directory) in a child process and return its EvalReport; the demo
+    calls this too, and draws it with tui.eval_view.print_eval."""
     from tui.progress import run_job
     from tuner.evaluate import DEFAULT_PROMPTS, EvalReport
     from tuner.evaluate.run import check_inputs
 
-    paths = resolve_run(run)
+    paths = run if isinstance(run, RunPaths) else resolve_run(run)
     quants = [q.strip() for q in quant.split(",") if q.strip()]
     check_inputs(paths, prompts_file, ggufs, quants, DEFAULT_PROMPTS if prompts is None else prompts)  # bad input: one line and exit 2, before a model loads
     args = ["eval", str(paths.root), "--seed", str(seed)]
