@@ -270,7 +270,8 @@ def _randomise_norms(model) -> None:
                 param.normal_(0.0, 0.3)
 
 
-def _gemma_tokenizer(out: Path, template: str):
+def _tiny_gemma(out: Path, template: str, model_class, config_class, seed: int, **config) -> Path:
+    """Gemma's tokenizer (as _train_sentencepiece builds it for Gemma) and a tiny model with random norms."""
     from transformers import AutoTokenizer
 
     _train_sentencepiece(out, GEMMA_PIECES)
@@ -279,39 +280,31 @@ def _gemma_tokenizer(out: Path, template: str):
         "unk_token": "<unk>", "add_bos_token": True, "add_eos_token": False, "chat_template": template,
     }), encoding="utf-8")
     AutoTokenizer.from_pretrained(out).save_pretrained(out)
-    return AutoTokenizer.from_pretrained(out)
+    tokenizer = AutoTokenizer.from_pretrained(out)
+    torch.manual_seed(seed)
+    model = model_class(config_class(**TINY, head_dim=32, query_pre_attn_scalar=32, sliding_window=16,
+                                     vocab_size=_round_up(len(tokenizer)), pad_token_id=0, eos_token_id=1,
+                                     bos_token_id=2, tie_word_embeddings=True, **config))
+    _randomise_norms(model)
+    return _save(model, tokenizer, out)
 
 
 @pytest.fixture(scope="session")
 def gemma2_dir(tmp_path_factory) -> Path:
     from transformers import Gemma2Config, Gemma2ForCausalLM
 
-    out = tmp_path_factory.mktemp("models") / "tiny-gemma2"
-    tokenizer = _gemma_tokenizer(out, GEMMA2_TEMPLATE)
-    torch.manual_seed(6)
-    config = Gemma2Config(**TINY, head_dim=32, query_pre_attn_scalar=32, vocab_size=_round_up(len(tokenizer)),
-                          sliding_window=16, attn_logit_softcapping=50.0, final_logit_softcapping=30.0,
-                          pad_token_id=0, eos_token_id=1, bos_token_id=2, tie_word_embeddings=True)
-    model = Gemma2ForCausalLM(config)
-    _randomise_norms(model)
-    return _save(model, tokenizer, out)
+    return _tiny_gemma(tmp_path_factory.mktemp("models") / "tiny-gemma2", GEMMA2_TEMPLATE, Gemma2ForCausalLM,
+                       Gemma2Config, 6, attn_logit_softcapping=50.0, final_logit_softcapping=30.0)
 
 
 @pytest.fixture(scope="session")
 def gemma3_dir(tmp_path_factory) -> Path:
     from transformers import Gemma3ForCausalLM, Gemma3TextConfig
 
-    out = tmp_path_factory.mktemp("models") / "tiny-gemma3"
-    tokenizer = _gemma_tokenizer(out, GEMMA3_TEMPLATE)
-    torch.manual_seed(7)
-    config = Gemma3TextConfig(**TINY, head_dim=32, query_pre_attn_scalar=32, vocab_size=_round_up(len(tokenizer)),
-                              sliding_window=16, layer_types=["sliding_attention", "full_attention"],
-                              rope_parameters={"sliding_attention": {"rope_type": "default", "rope_theta": 10_000.0},
-                                               "full_attention": {"rope_type": "default", "rope_theta": 1_000_000.0}},
-                              pad_token_id=0, eos_token_id=1, bos_token_id=2, tie_word_embeddings=True)
-    model = Gemma3ForCausalLM(config)
-    _randomise_norms(model)
-    return _save(model, tokenizer, out)
+    return _tiny_gemma(tmp_path_factory.mktemp("models") / "tiny-gemma3", GEMMA3_TEMPLATE, Gemma3ForCausalLM,
+                       Gemma3TextConfig, 7, layer_types=["sliding_attention", "full_attention"],
+                       rope_parameters={"sliding_attention": {"rope_type": "default", "rope_theta": 10_000.0},
+                                        "full_attention": {"rope_type": "default", "rope_theta": 1_000_000.0}})
 
 
 @pytest.fixture(scope="session")
@@ -371,12 +364,12 @@ NEW_MODEL_FIXTURES = ("gemma2_dir", "gemma3_dir", "phi3_dir", "smollm_dir")
 
 @pytest.fixture(scope="session")
 def f16_files(tmp_path_factory, request) -> dict[str, Path]:
-    """Each tiny model converted to f16 once."""
+    """Each tiny model converted to f16 once (the new architectures' take seconds)."""
     from exporter.convert import convert_hf_to_gguf
 
     out = tmp_path_factory.mktemp("gguf")
     return {name: convert_hf_to_gguf(request.getfixturevalue(name), out / f"{name}-f16.gguf")
-            for name in MODEL_FIXTURES}
+            for name in MODEL_FIXTURES + NEW_MODEL_FIXTURES}
 
 
 def copy_model(src: Path, dst: Path) -> Path:

@@ -22,9 +22,9 @@ EXPECTED_BOS = {"qwen2_dir": False, "llama_bpe_dir": True, "llama_spm_dir": True
 
 
 @pytest.mark.parametrize("model", MODEL_FIXTURES + NEW_MODEL_FIXTURES)
-def test_add_bos_and_add_eos_are_written_as_the_tokenizer_adds_them(model, f16_files, request, tmp_path):
+def test_add_bos_and_add_eos_are_written_as_the_tokenizer_adds_them(model, f16_files, request):
     model_dir = request.getfixturevalue(model)
-    path = f16_files[model] if model in f16_files else convert_hf_to_gguf(model_dir, tmp_path / "m.gguf")
+    path = f16_files[model]
     fields = gguf.GGUFReader(path).fields
     assert fields["tokenizer.ggml.add_bos_token"].contents() is EXPECTED_BOS[model]
     assert fields["tokenizer.ggml.add_eos_token"].contents() is False

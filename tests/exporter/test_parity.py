@@ -6,10 +6,10 @@ import pytest
 
 from hearth.llama import open_llama
 from exporter.verify import HFReference, logits_parity, tokenizer_parity
-MODEL_FIXTURES = ("qwen2_dir", "llama_bpe_dir", "llama_spm_dir", "qwen3_dir")
+from tests.exporter.conftest import MODEL_FIXTURES, NEW_MODEL_FIXTURES
 
 
-@pytest.mark.parametrize("model", MODEL_FIXTURES)
+@pytest.mark.parametrize("model", MODEL_FIXTURES + NEW_MODEL_FIXTURES)
 def test_tokenizer_and_f16_logits_match_the_hf_model(model, f16_files, request):
     model_dir = request.getfixturevalue(model)
     reference = HFReference(model_dir)
