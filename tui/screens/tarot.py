@@ -117,6 +117,7 @@ class TarotScreen(Screen):
         layout = stored_layout(reading)
         if layout is not None:
             self._show_cards(layout, stored_language(reading))
+            self.query_one("#spread", Select).value = layout.spread.id  # asking again draws the same spread
         else:  # its spread or a card is named in a way the books no longer know: the cards as stored
             cards = self.query_one(CardTable)
             cards.show_stored(reading)
