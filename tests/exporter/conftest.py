@@ -189,19 +189,30 @@ def _as_llama2_tokenizer_json(model_dir: Path, rstrip: tuple[str, ...] = ()) -> 
     path.write_text(json.dumps(tokenizer, ensure_ascii=False), encoding="utf-8")
 
 
-@pytest.fixture(scope="session")
-def llama_spm_dir(tmp_path_factory) -> Path:
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+def _llama2_tokenizer(out: Path, config: dict, added: list = (), rstrip: tuple[str, ...] = ()):
+    """A Llama 2-style tokenizer: the SentencePiece model trained here, converted by transformers, tokens
+    added on top, its tokenizer.json made to tokenize as sentencepiece does."""
+    from transformers import AutoTokenizer
 
-    out = tmp_path_factory.mktemp("models") / "tiny-llama-spm"
     _train_sentencepiece(out)
     (out / "tokenizer_config.json").write_text(json.dumps({
-        "tokenizer_class": "LlamaTokenizer", "bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>",
-        "add_bos_token": True, "add_eos_token": False, "legacy": True, "chat_template": ZEPHYR_TEMPLATE,
+        "tokenizer_class": "LlamaTokenizer", "bos_token": "<s>", "unk_token": "<unk>", "legacy": True, **config,
     }), encoding="utf-8")
-    AutoTokenizer.from_pretrained(out, legacy=True, from_slow=True).save_pretrained(out)
-    _as_llama2_tokenizer_json(out)
-    tokenizer = AutoTokenizer.from_pretrained(out)
+    tokenizer = AutoTokenizer.from_pretrained(out, legacy=True, from_slow=True)
+    if added:
+        tokenizer.add_tokens(list(added), special_tokens=True)
+    tokenizer.save_pretrained(out)
+    _as_llama2_tokenizer_json(out, rstrip)
+    return AutoTokenizer.from_pretrained(out)
+
+
+@pytest.fixture(scope="session")
+def llama_spm_dir(tmp_path_factory) -> Path:
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    out = tmp_path_factory.mktemp("models") / "tiny-llama-spm"
+    tokenizer = _llama2_tokenizer(out, {"eos_token": "</s>", "add_bos_token": True, "add_eos_token": False,
+                                        "chat_template": ZEPHYR_TEMPLATE})
     torch.manual_seed(2)
     config = LlamaConfig(**SMALL, vocab_size=_round_up(len(tokenizer)), tie_word_embeddings=True,
                          initializer_range=0.1, bos_token_id=1, eos_token_id=2)
@@ -313,17 +324,10 @@ def phi3_dir(tmp_path_factory) -> Path:
     from transformers import AutoTokenizer, Phi3Config, Phi3ForCausalLM
 
     out = tmp_path_factory.mktemp("models") / "tiny-phi3"
-    _train_sentencepiece(out)
-    (out / "tokenizer_config.json").write_text(json.dumps({
-        "tokenizer_class": "LlamaTokenizer", "bos_token": "<s>", "eos_token": "<|endoftext|>", "unk_token": "<unk>",
-        "legacy": True, "chat_template": PHI3_TEMPLATE,
-    }), encoding="utf-8")
-    tokenizer = AutoTokenizer.from_pretrained(out, legacy=True, from_slow=True)
     # As Phi-3 ships them: the turn markers and </s> swallow the whitespace after them (rstrip).
-    tokenizer.add_tokens([AddedToken(t, special=True, normalized=False, rstrip=t != "<|endoftext|>")
-                          for t in PHI3_SPECIALS], special_tokens=True)
-    tokenizer.save_pretrained(out)
-    _as_llama2_tokenizer_json(out, rstrip=("</s>",))
+    _llama2_tokenizer(out, {"eos_token": "<|endoftext|>", "chat_template": PHI3_TEMPLATE}, rstrip=("</s>",),
+                      added=[AddedToken(t, special=True, normalized=False, rstrip=t != "<|endoftext|>")
+                             for t in PHI3_SPECIALS])
     config_path = out / "tokenizer_config.json"
     tokenizer_config = json.loads(config_path.read_text(encoding="utf-8"))
     config_path.write_text(json.dumps({**tokenizer_config, "add_bos_token": False, "add_eos_token": False}),
