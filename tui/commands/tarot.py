@@ -355,7 +355,7 @@ def register(subparsers) -> None:
     positions.add_argument("--out", required=True, help="the .jsonl file to write")
     positions.set_defaults(func=add_positions_command)
 
-    coverage = sub.add_parser("coverage", help="which cards a readings dataset shows, and which it never does")
+    coverage = sub.add_parser("coverage", help="which cards × orientations your readings (stored, or files) show, and which never")
     coverage.add_argument("files", nargs="*", metavar="FILE",
                           help="JSONL files in the tarot row format (default: your stored readings)")
     coverage.set_defaults(func=coverage_command)
