@@ -10,22 +10,9 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from tuner.evaluate.report import BASE, TUNED, EvalReport
+from tuner.evaluate.report import BASE, TUNED, EvalReport, format_loss as _loss_cell, format_value as _value
 
 REPLY_CHARS = 600  # a reply longer than this is cut in the terminal (eval.md keeps it whole)
-
-
-def _value(value, percent: bool) -> str:
-    if value is None:
-        return "–"
-    return f"{value:.0%}" if percent else f"{value:.2f}"
-
-
-def _loss_cell(loss: dict | None) -> str:
-    if not loss:
-        return "–"
-    extra = f" {loss['perplexity_vs_tuned']:+.1%}" if "perplexity_vs_tuned" in loss else ""
-    return f"{loss['loss']:.3f} · ppl {loss['perplexity']:.2f}{extra}"
 
 
 def _closer(side: str | None) -> Text:

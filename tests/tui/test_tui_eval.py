@@ -45,7 +45,7 @@ async def test_v_on_a_run_opens_its_eval():
         await pilot.press("v")
         screen = await wait_for(pilot, lambda: isinstance(app.screen, EvalScreen) and app.screen, what="the eval screen")
         shown = _text(screen.query_one("#eval-report"))
-        assert "held-out loss" in shown and "3.200" in shown and "1.100" in shown
+        assert "held-out loss" in shown and "3.200 · ppl 24.50" in shown and "1.100" in shown
         assert "identity slips" in shown and "ends by itself" in shown
         assert "held-out loss 3.200 → 1.100 (lower); tuned closer to the data on" in shown
         assert "来一杯桂花乌龙吧。" in shown and "I am SmolLM, an AI assistant." in shown  # the side-by-side

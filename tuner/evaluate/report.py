@@ -71,14 +71,19 @@ def verdict(loss: dict[str, dict], rows: list[dict]) -> dict:
             "line": "; ".join(parts) or "nothing to compare: evaluate both the base and the tuned side"}
 
 
-def _value(row: dict, value) -> str:
+def format_value(value, percent: bool = True) -> str:
+    """A measure's value as the tables show it: a share in percent, a ratio with two decimals."""
     if value is None:
         return "–"
-    return f"{value:.0%}" if row.get("percent", True) else f"{value:.2f}"
+    return f"{value:.0%}" if percent else f"{value:.2f}"
 
 
-def _loss_cell(loss: dict | None) -> str:
-    return "–" if not loss else f"{loss['loss']:.3f} (ppl {loss['perplexity']:.2f})"
+def format_loss(loss: dict | None) -> str:
+    """`1.234 · ppl 3.43`, and for a GGUF side the perplexity it adds over the tuned model."""
+    if not loss:
+        return "–"
+    extra = f" {loss['perplexity_vs_tuned']:+.1%}" if "perplexity_vs_tuned" in loss else ""
+    return f"{loss['loss']:.3f} · ppl {loss['perplexity']:.2f}{extra}"
 
 
 def markdown(report: EvalReport) -> str:
@@ -87,10 +92,10 @@ def markdown(report: EvalReport) -> str:
              f"({len(report.samples)}); data language {report.language}; settings "
              + ", ".join(f"{k}={v}" for k, v in report.settings.items()) + ".", "", f"**{report.verdict.get('line', '')}**",
              "", "| | data | " + " | ".join(report.sides) + " | closer |", "|---|---|" + "---|" * len(report.sides) + "---|",
-             "| held-out loss | – | " + " | ".join(_loss_cell(report.loss.get(s)) for s in report.sides) + " | |"]
+             "| held-out loss | – | " + " | ".join(format_loss(report.loss.get(s)) for s in report.sides) + " | |"]
     for row in report.measures:
-        cells = " | ".join(_value(row, row["values"].get(s)) for s in report.sides)
-        lines.append(f"| {row['label']} | {_value(row, row['data'])} | {cells} | {row['closer'] or ''} |")
+        cells = " | ".join(format_value(row["values"].get(s), row["percent"]) for s in report.sides)
+        lines.append(f"| {row['label']} | {format_value(row['data'], row['percent'])} | {cells} | {row['closer'] or ''} |")
     lines += ["", "Measures:", ""] + [f"- **{row['label']}**: {row['definition']}" for row in report.measures]
     for number, sample in enumerate(report.samples, 1):
         lines += ["", f"## Prompt {number}", "", _quote(sample["messages"][-1]["content"]), "",
