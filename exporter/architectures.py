@@ -72,7 +72,8 @@ class HFConfig:
         key, default = LAYER_ROPE_THETA.get(layer_type, ("rope_theta", None))
         params.setdefault("rope_theta", self.get(key, default or self.get("rope_theta", 10000.0)))
         params["rope_type"] = params.get("rope_type") or params.get("type") or "default"
-        params.setdefault("original_max_position_embeddings", self.raw.get("original_max_position_embeddings"))
+        if self.raw.get("original_max_position_embeddings"):  # Phi-3 keeps it beside, not inside, its rope dict
+            params.setdefault("original_max_position_embeddings", self.raw["original_max_position_embeddings"])
         return params
 
     def layer_types(self, default_pattern: int) -> list[str]:
