@@ -19,12 +19,13 @@ import time
 from dataclasses import dataclass
 from typing import Iterator
 
+from hearth.chat_template import llama_cpp_renders_in_this_sandbox
 from hearth.errors import UserError
 
 from companion import quiet
 from companion.reasoning import Chunk, ReasoningSplitter, prompt_opens_reasoning
 from companion.settings import EngineSettings
-from companion.template import ChatTemplate, llama_cpp_builds_no_chat_handlers
+from companion.template import ChatTemplate
 
 # Why a reply ended.
 STOP, LENGTH, CANCELLED = "stop", "length", "cancelled"
@@ -134,7 +135,7 @@ class Engine:
         if settings.lora_path is not None:
             kwargs.update(lora_path=str(settings.lora_path), lora_scale=settings.lora_scale)
         try:
-            with quiet.silenced_stderr(), llama_cpp_builds_no_chat_handlers():
+            with quiet.silenced_stderr(), llama_cpp_renders_in_this_sandbox():
                 return Llama(**kwargs)
         except (ValueError, RuntimeError) as exc:
             said = quiet.recent_log()

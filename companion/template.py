@@ -5,10 +5,7 @@ chat time is the prompt the model was trained on.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import threading
-from typing import Iterator
 
 from hearth.chat_template import SandboxedTemplate, TemplateFailed, TemplateRefused
 
@@ -25,37 +22,6 @@ WHERE = "the model's chat template (tokenizer.chat_template)"
 __all__ = ["CHATML_TEMPLATE", "ChatTemplate", "TemplateRefused", "fold_system_notes"]
 
 _log = logging.getLogger(__name__)
-_loading = threading.Lock()
-
-
-class _NoLlamaChatHandler:
-    """Stands in for llama-cpp-python's Jinja2ChatFormatter while a model loads."""
-
-    def __init__(self, *args, **kwargs):
-        pass
-
-    def to_chat_handler(self):
-        def refuse(*args, **kwargs):
-            raise RuntimeError("hearth renders chat templates itself (companion/template.py)")
-
-        return refuse
-
-
-@contextlib.contextmanager
-def llama_cpp_builds_no_chat_handlers() -> Iterator[None]:
-    """Loading a GGUF, llama-cpp-python compiles every chat template in it, and Jinja folds
-    constants as it compiles: `'x' * 2000000000` is built right then, outside any limit. The
-    companion renders with its own sandboxed ChatTemplate and never uses those handlers, so while
-    it loads a model they are not built."""
-    from llama_cpp import llama_chat_format
-
-    with _loading:
-        original = llama_chat_format.Jinja2ChatFormatter
-        llama_chat_format.Jinja2ChatFormatter = _NoLlamaChatHandler
-        try:
-            yield
-        finally:
-            llama_chat_format.Jinja2ChatFormatter = original
 
 
 def fold_system_notes(messages: list[dict]) -> list[dict]:

@@ -18,6 +18,7 @@ Every failure is a `TemplateFailed` (a UserError: one line, exit 2) naming what 
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import re
@@ -26,6 +27,7 @@ import threading
 import time
 from datetime import datetime
 from functools import lru_cache, wraps
+from typing import Iterator
 
 import jinja2
 import jinja2.ext
@@ -490,3 +492,46 @@ class SandboxedTemplate:
                 _watchdog.disarm()
         except _OutOfTime:
             raise _Late() from None
+
+
+# ---- llama-cpp-python ---------------------------------------------------------------------------
+
+_llama_patch = threading.Lock()
+
+
+class _LlamaRender:
+    """Stands where llama-cpp-python's chat formatter keeps its compiled Jinja template: compiled
+    here, on first use, and rendered in this sandbox."""
+
+    def __init__(self, source: str):
+        self._source = source
+
+    def render(self, **variables) -> str:
+        for own in ("raise_exception", "strftime_now"):  # the formatter passes its own; the sandbox has bounded ones
+            variables.pop(own, None)
+        return SandboxedTemplate(self._source, where="the GGUF's chat template").render(**variables)
+
+
+@contextlib.contextmanager
+def llama_cpp_renders_in_this_sandbox() -> Iterator[None]:
+    """Loading a GGUF, llama-cpp-python compiles every chat template in it with a Jinja of its own,
+    which folds constants as it compiles (`'x' * 2000000000` is built right then) and has no clock.
+    Chat formatters made while this is open compile nothing and render here instead."""
+    from llama_cpp import llama_chat_format
+
+    original = llama_chat_format.Jinja2ChatFormatter
+
+    class SandboxedFormatter(original):
+        def __init__(self, template: str, eos_token: str, bos_token: str, add_generation_prompt: bool = True,
+                     stop_token_ids=None):
+            self.template, self.eos_token, self.bos_token = template, eos_token, bos_token
+            self.add_generation_prompt = add_generation_prompt
+            self.stop_token_ids = set(stop_token_ids) if stop_token_ids is not None else None
+            self._environment = _LlamaRender(template)
+
+    with _llama_patch:
+        llama_chat_format.Jinja2ChatFormatter = SandboxedFormatter
+        try:
+            yield
+        finally:
+            llama_chat_format.Jinja2ChatFormatter = original

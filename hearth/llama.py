@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
+from hearth.chat_template import llama_cpp_renders_in_this_sandbox
+
 
 def verbose() -> bool:
     return os.environ.get("HEARTH_VERBOSE") == "1"
@@ -79,7 +81,7 @@ def open_llama(path: Path, **kwargs) -> Iterator["llama_cpp.Llama"]:  # noqa: F8
     from llama_cpp import Llama
 
     kwargs.setdefault("n_threads", os.cpu_count() or 1)
-    with native_output():
+    with native_output(), llama_cpp_renders_in_this_sandbox():
         llm = Llama(str(path), verbose=verbose(), **kwargs)
     logging.getLogger("llama-cpp-python").setLevel(_baseline_level())  # Llama() set its own
     try:

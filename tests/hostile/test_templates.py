@@ -66,6 +66,17 @@ def test_chat_with_a_gguf_whose_template_is_hostile_warns_and_speaks_chatml(kind
     assert done.peak_mb < 1500
 
 
+def test_verify_against_a_gguf_whose_template_builds_gigabytes_is_one_line(tiny_base_dir, tiny_gguf, tmp_path):
+    model = gguf_with_template(tiny_gguf, tmp_path / "hostile.gguf", GIGABYTES)
+
+    done = run_bounded(hearth("verify", str(tiny_base_dir), str(model)), timeout=300)
+
+    assert done.rc == 2, done.err
+    lines = done.err.strip().splitlines()
+    assert len(lines) == 1 and "GGUF's chat template" in lines[0] and "builds too much" in lines[0], done.err
+    assert done.peak_mb < 1500  # llama-cpp-python's own Jinja would build the 2 GB string as it loads the file
+
+
 # Each builds gigabytes, or an integer of millions of digits, in one step unless refused first.
 AMPLIFIERS = (
     "{{ 'x' * 10000000000 }}",
