@@ -82,7 +82,8 @@ class HFConfig:
         if self.raw.get("layer_types"):
             return list(self.raw["layer_types"])
         pattern = int(self.get("sliding_window_pattern", default_pattern))
-        return ["sliding_attention" if (i + 1) % pattern else "full_attention" for i in range(self["num_hidden_layers"])]
+        return ["sliding_attention" if (i + 1) % pattern else "full_attention"
+                for i in range(self["num_hidden_layers"])]
 
     @property
     def ties_embeddings(self) -> bool:
@@ -186,7 +187,8 @@ GEMMA3_CHECKS: tuple[ConfigCheck, ...] = GEMMA2_CHECKS[1:] + (
     (lambda c: not c.get("use_bidirectional_attention"), "use_bidirectional_attention is on; this is not a causal LM"),
 )
 PHI3_CHECKS: tuple[ConfigCheck, ...] = (
-    (lambda c: c.get("hidden_act", "silu") == "silu", "hidden_act {hidden_act} is not the SiLU llama.cpp runs Phi-3 with"),
+    (lambda c: c.get("hidden_act", "silu") == "silu",
+     "hidden_act {hidden_act} is not the SiLU llama.cpp runs Phi-3 with"),
 )
 
 

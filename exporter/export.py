@@ -75,7 +75,8 @@ def export_run(run_paths: RunPaths, quants=("q8_0",), lora: bool = False, emit: 
             report["lora"] = _export_lora(run, stage, name, f16, emit)
         served = report["files"][min(1, len(report["files"]) - 1)]["file"]  # the first quantization, else f16
         stops = [f["stop"]["end_of_turn"] for f in report["files"][:1]]
-        modelfile, notes = modelfile_text(run.merged, served, stops, dataclasses.replace(serving, system_prompt=system_prompt))
+        modelfile, notes = modelfile_text(run.merged, served, stops,
+                                          dataclasses.replace(serving, system_prompt=system_prompt))
         for note in notes:
             emit("warning", message=note)
         write_text(stage / "Modelfile", modelfile)

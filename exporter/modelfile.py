@@ -108,7 +108,8 @@ def go_template_from(template: str, tokens: dict) -> tuple[str, dict]:
     pieces = step_pieces(template, tokens)
     system = ""
     if pieces["system_open"] is not None and pieces["system_to_user"] is not None:
-        system = f'{{{{ if .System }}}}{_go(pieces["system_open"])}{{{{ .System }}}}{{{{ $prev = "system" }}}}{{{{ end }}}}'
+        system = (f'{{{{ if .System }}}}{_go(pieces["system_open"])}{{{{ .System }}}}'
+                  '{{ $prev = "system" }}{{ end }}')
     user = _branch(pieces, [("system", "system_to_user"), ("assistant", "assistant_to_user")], "start_to_user")
     assistant = _branch(pieces, [("user", "user_to_assistant"), ("system", "system_to_assistant")],
                         "start_to_assistant")
@@ -153,7 +154,8 @@ def _number(value) -> str:
     return repr(value) if isinstance(value, float) else str(value)
 
 
-def modelfile_text(model_dir: Path, gguf_name: str, stop: list[str], serving: Serving | None = None) -> tuple[str, list[str]]:
+def modelfile_text(model_dir: Path, gguf_name: str, stop: list[str],
+                   serving: Serving | None = None) -> tuple[str, list[str]]:
     """The Modelfile, and notes on anything of the run it could not carry."""
     serving = serving or Serving()
     model_dir = Path(model_dir)

@@ -89,12 +89,12 @@ def _gguf_field(path: Path, key: str):
 def special_additions(reference: "HFReference", gguf_path: Path) -> dict:
     """The GGUF's add_bos/add_eos flags (and the tokens they add) against what the HF tokenizer adds."""
     before, after = hf_additions(reference.tokenizer)
-    fields = {key: _gguf_field(gguf_path, key) for key in (
-        gguf.Keys.Tokenizer.ADD_BOS, gguf.Keys.Tokenizer.ADD_EOS, gguf.Keys.Tokenizer.BOS_ID, gguf.Keys.Tokenizer.EOS_ID)}
-    gguf_before = [int(fields[gguf.Keys.Tokenizer.BOS_ID])] if fields[gguf.Keys.Tokenizer.ADD_BOS] else []
-    gguf_after = [int(fields[gguf.Keys.Tokenizer.EOS_ID])] if fields[gguf.Keys.Tokenizer.ADD_EOS] else []
+    keys = gguf.Keys.Tokenizer
+    fields = {key: _gguf_field(gguf_path, key) for key in (keys.ADD_BOS, keys.ADD_EOS, keys.BOS_ID, keys.EOS_ID)}
+    gguf_before = [int(fields[keys.BOS_ID])] if fields[keys.ADD_BOS] else []
+    gguf_after = [int(fields[keys.EOS_ID])] if fields[keys.ADD_EOS] else []
     return {"passed": (before, after) == (gguf_before, gguf_after), "hf_bos": before, "hf_eos": after,
-            "gguf_add_bos": fields[gguf.Keys.Tokenizer.ADD_BOS], "gguf_add_eos": fields[gguf.Keys.Tokenizer.ADD_EOS],
+            "gguf_add_bos": fields[keys.ADD_BOS], "gguf_add_eos": fields[keys.ADD_EOS],
             "gguf_bos": gguf_before, "gguf_eos": gguf_after}
 
 

@@ -356,7 +356,8 @@ def smollm_dir(tmp_path_factory) -> Path:
                                         unk_token="<|endoftext|>", additional_special_tokens=specials,
                                         chat_template=SMOLLM_TEMPLATE, clean_up_tokenization_spaces=False)
     torch.manual_seed(9)
-    config = LlamaConfig(**TINY, rms_norm_eps=1e-5, vocab_size=_round_up(tok.get_vocab_size()), tie_word_embeddings=True,
+    config = LlamaConfig(**TINY, rms_norm_eps=1e-5, vocab_size=_round_up(tok.get_vocab_size()),
+                         tie_word_embeddings=True,
                          bos_token_id=tok.token_to_id("<|im_start|>"), eos_token_id=tok.token_to_id("<|im_end|>"),
                          rope_theta=130000.0)
     return _save(LlamaForCausalLM(config), tokenizer, out)

@@ -51,7 +51,8 @@ def test_the_go_template_writes_what_the_jinja_template_writes(name):
 def test_the_go_renderer_knows_its_subset_and_refuses_the_rest():
     source = '{{ $p := "a" }}{{ range .Messages }}{{ if eq .Role "user" }}U:{{ .Content }}{{ $p = "u" }}' \
              '{{ else }}A:{{ .Content }}{{ end }}{{ end }}{{ if eq $p "u" }}>{{ end }}{{ "{{" }}'
-    messages = [{"role": "user", "content": "x"}, {"role": "assistant", "content": "y"}, {"role": "user", "content": "z"}]
+    messages = [{"role": "user", "content": "x"}, {"role": "assistant", "content": "y"},
+                {"role": "user", "content": "z"}]
     assert render_go(source, "", messages) == "U:xA:yU:z>{{"
     for bad in ("{{ if .System }}open", "{{ end }}", "{{ .System | trim }}", "{{ range .Tools }}{{ end }}"):
         with pytest.raises(GoTemplateError):
