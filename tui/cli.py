@@ -18,7 +18,7 @@ from hearth.errors import UserError
 
 # Module name in tui.commands -> what it holds. Order is the order of `hearth --help`.
 COMMAND_MODULES = {
-    "demo": "the whole journey offline on the tiny base model",
+    "demo": "the whole journey: a real small base, trained, evaluated, exported, talked to",
     "base": "offline base models",
     "data": "dataset checks",
     "train": "training runs and merging",
