@@ -1,4 +1,4 @@
-"""Fixtures for the hostile-input tests (helpers to run commands in bounded children: bounded.py)."""
+"""Fixtures for the hostile-input tests (a real hearth process, bounded: hostile_run.py)."""
 
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ import json
 import struct
 import zlib
 
-from bounded import hearth, run_bounded
+from hostile_run import hearth
 
 from personas import png
 from personas.avatar import default_avatar
@@ -51,11 +51,11 @@ def test_a_zlib_bomb_in_the_card_chunk_is_refused_in_one_line_without_unpacking_
     path.write_bytes(card_png([png.chunk(b"zTXt", b"chara\0\0" + zlib_bomb(600))]))
     assert path.stat().st_size < 1_000_000
 
-    done = run_bounded(hearth("persona", "import", str(path)), timeout=60)
+    done = hearth(["persona", "import", str(path)], hearth_home, timeout=60)
 
-    assert done.rc == 2, done.err
-    assert done.err.strip().count("\n") == 0 and str(path) in done.err and "unpacks to more than" in done.err
-    assert done.peak_mb < 300  # the bomb is 600 MB unpacked
+    line = done.one_line_error()
+    assert str(path) in line and "unpacks to more than" in line
+    assert done.peak_rss_mb < 300  # the bomb is 600 MB unpacked
     assert not (hearth_home / "personas").exists()
 
 
@@ -66,10 +66,10 @@ def test_compressed_chunks_that_are_not_the_card_are_never_unpacked(tmp_path, he
     path = tmp_path / "decorated.png"
     path.write_bytes(card_png(bombs, small_card()))
 
-    done = run_bounded(hearth("persona", "import", str(path)), timeout=60)
+    done = hearth(["persona", "import", str(path)], hearth_home, timeout=60)
 
-    assert done.rc == 0, done.err
-    assert done.peak_mb < 300  # four 200 MB chunks, none of them the card
+    assert done.returncode == 0, done.stderr
+    assert done.peak_rss_mb < 300  # four 200 MB chunks, none of them the card
     assert (hearth_home / "personas" / "mel.json").is_file()
 
 
@@ -99,17 +99,17 @@ def test_card_names_with_terminal_escapes_and_bidi_overrides_print_clean(tmp_pat
     assert render_persona(card).greeting == f"hello{BIDI}"
 
 
-def test_a_catastrophic_regex_key_does_not_hang_the_chat(tmp_path, tiny_gguf):
+def test_a_catastrophic_regex_key_does_not_hang_the_chat(tmp_path, tiny_gguf, hearth_home):
     book = {"entries": [{"keys": [CATASTROPHIC_KEY], "content": "trap", "use_regex": True, "name": "trap"},
                         {"keys": ["lake"], "content": "The lake is cold."}]}
     path = tmp_path / "trap.json"
     path.write_text(json.dumps(small_card(first_mes=TRAP_TEXT, character_book=book)))
 
-    done = run_bounded(hearth("chat", "--model", str(tiny_gguf), "--persona", str(path), "--max-tokens", "4"),
-                       timeout=120, stdin=TRAP_TEXT + "\n")
+    done = hearth(["chat", "--model", str(tiny_gguf), "--persona", str(path), "--max-tokens", "4"], hearth_home,
+                  timeout=120, stdin=TRAP_TEXT + "\n")
 
-    assert done.rc == 0, done.err
-    warnings = [line for line in done.err.splitlines() if "lorebook key" in line]
+    assert done.returncode == 0, done.stderr
+    warnings = [line for line in done.stderr.splitlines() if "lorebook key" in line]
     assert len(warnings) == 1 and "(a|a)+$" in warnings[0] and "skipped" in warnings[0]
 
 
@@ -126,10 +126,8 @@ def test_a_regex_key_too_costly_to_compile_is_refused_at_import(tmp_path, hearth
     path = tmp_path / "heavy.json"
     path.write_text(json.dumps(small_card(character_book=book)))
 
-    done = run_bounded(hearth("persona", "import", str(path)), timeout=60)
-
-    assert done.rc == 2, done.err
-    assert done.err.strip().count("\n") == 0 and str(path) in done.err and "too costly" in done.err
+    line = hearth(["persona", "import", str(path)], hearth_home, timeout=60).one_line_error()
+    assert str(path) in line and "too costly" in line
     assert not (hearth_home / "personas").exists()
 
 

@@ -4,12 +4,13 @@ chat warns once and speaks ChatML. Always in seconds and little memory."""
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import gguf
 import pytest
-from bounded import hearth, run_bounded
 from gguf.scripts.gguf_new_metadata import MetadataDetails, copy_with_new_metadata
+from hostile_run import hearth
 
 NEVER_ENDS = "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"
 GIGABYTES = "{% for m in messages %}{{ m['content'] }}{% endfor %}{{ 'x' * 2000000000 }}"
@@ -36,45 +37,43 @@ def gguf_with_template(source, target, template: str):
 
 
 @pytest.mark.parametrize("kind", HOSTILE)
-def test_export_refuses_a_hostile_template_in_one_line(kind, tiny_base_dir, tmp_path):
+def test_export_refuses_a_hostile_template_in_one_line(kind, tiny_base_dir, tmp_path, hearth_home):
     template, said = HOSTILE[kind]
     model = model_with_template(tiny_base_dir, tmp_path / "model", template)
     out = tmp_path / "out" / "model.gguf"
     out.parent.mkdir()
 
-    done = run_bounded(hearth("convert", str(model), str(out)), timeout=120)
+    done = hearth(["convert", str(model), str(out)], hearth_home, timeout=120)
 
-    assert done.rc == 2, done.err
-    lines = done.err.strip().splitlines()
-    assert len(lines) == 1 and said in lines[0] and "chat template" in lines[0], done.err
-    assert "Traceback" not in done.err + done.out
-    assert done.peak_mb < 1500  # a 2 GB string would be built whole otherwise
+    line = done.one_line_error()
+    assert said in line and "chat template" in line
+    assert done.peak_rss_mb < 1500  # a 2 GB string would be built whole otherwise
     assert list(out.parent.iterdir()) == []  # no GGUF, no partial file
 
 
 @pytest.mark.parametrize("kind", ("never ends", "gigabytes", "broken"))
-def test_chat_with_a_gguf_whose_template_is_hostile_warns_and_speaks_chatml(kind, tiny_gguf, tmp_path):
+def test_chat_with_a_gguf_whose_template_is_hostile_warns_and_speaks_chatml(kind, tiny_gguf, tmp_path, hearth_home):
     template, said = HOSTILE[kind]
     model = gguf_with_template(tiny_gguf, tmp_path / "hostile.gguf", template)
 
-    done = run_bounded(hearth("chat", "--model", str(model), "--max-tokens", "4"), timeout=120, stdin="你好\n")
+    done = hearth(["chat", "--model", str(model), "--max-tokens", "4"], hearth_home, timeout=120, stdin="你好\n")
 
-    assert done.rc == 0, done.err
-    warnings = [line for line in done.err.splitlines() if line.startswith("warning:")]
-    assert len(warnings) == 1 and said in warnings[0] and "ChatML" in warnings[0], done.err
-    assert "Traceback" not in done.err
-    assert done.peak_mb < 1500
+    assert done.returncode == 0, done.stderr
+    warnings = [line for line in done.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1 and said in warnings[0] and "ChatML" in warnings[0], done.stderr
+    assert "Traceback" not in done.stderr
+    assert done.peak_rss_mb < 1500
 
 
-def test_verify_against_a_gguf_whose_template_builds_gigabytes_is_one_line(tiny_base_dir, tiny_gguf, tmp_path):
+def test_verify_against_a_gguf_whose_template_builds_gigabytes_is_one_line(tiny_base_dir, tiny_gguf, tmp_path,
+                                                                           hearth_home):
     model = gguf_with_template(tiny_gguf, tmp_path / "hostile.gguf", GIGABYTES)
 
-    done = run_bounded(hearth("verify", str(tiny_base_dir), str(model)), timeout=300)
+    done = hearth(["verify", str(tiny_base_dir), str(model)], hearth_home, timeout=300)
 
-    assert done.rc == 2, done.err
-    lines = done.err.strip().splitlines()
-    assert len(lines) == 1 and "GGUF's chat template" in lines[0] and "builds too much" in lines[0], done.err
-    assert done.peak_mb < 1500  # llama-cpp-python's own Jinja would build the 2 GB string as it loads the file
+    line = done.one_line_error()
+    assert "GGUF's chat template" in line and "builds too much" in line
+    assert done.peak_rss_mb < 1500  # llama-cpp-python's own Jinja would build the 2 GB string as it loads the file
 
 
 # Each builds gigabytes, or an integer of millions of digits, in one step unless refused first.
@@ -101,29 +100,10 @@ AMPLIFIERS = (
     "{% for m in messages %}{{ 'x' * 3000000 }}{{ 'x' * 3000000 }}{% endfor %}",
 )
 
-_RENDER_ALL = """
-import json, resource, sys
-resource.setrlimit(resource.RLIMIT_AS, (1 << 31, 1 << 31))  # 2 GB: a regression fails, not the machine
-from hearth.chat_template import SandboxedTemplate, TemplateFailed
-said = []
-for source in json.loads(sys.argv[1]):
-    try:
-        SandboxedTemplate(source).render(messages=[{"role": "user", "content": "hi"}], add_generation_prompt=True)
-        said.append("rendered")
-    except TemplateFailed as exc:
-        said.append(str(exc))
-    except MemoryError:
-        said.append("MemoryError")
-print(json.dumps(said))
-"""
 
-
-def test_every_amplifier_is_refused_before_it_allocates():
-    import json
-    import sys
-
-    done = run_bounded([sys.executable, "-c", _RENDER_ALL, json.dumps(AMPLIFIERS)], timeout=120)
-    assert done.rc == 0, done.err
-    for source, said in zip(AMPLIFIERS, json.loads(done.out)):
+def test_every_amplifier_is_refused_before_it_allocates(hearth_home):
+    done = hearth([json.dumps(AMPLIFIERS)], hearth_home, timeout=120, module="render_amplifiers")
+    assert done.returncode == 0, done.stderr
+    for source, said in zip(AMPLIFIERS, json.loads(done.stdout)):
         assert "builds too much" in said, (source, said)
-    assert done.peak_mb < 300
+    assert done.peak_rss_mb < 500  # each would be gigabytes
