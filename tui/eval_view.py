@@ -23,7 +23,7 @@ def _closer(side: str | None) -> Text:
 def eval_table(report: EvalReport) -> Table:
     table = Table(title=f"eval of {report.run} ({len(report.samples)} prompts from {report.source})",
                   title_justify="left", show_lines=False)
-    table.add_column("measure")
+    table.add_column("measure", no_wrap=True)
     table.add_column("data", justify="right")
     for side in report.sides:
         table.add_column(side, justify="right")

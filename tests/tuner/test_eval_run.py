@@ -125,17 +125,22 @@ def test_compare_sets_two_runs_side_by_side(report, trained_run, tmp_path):
 
 
 def test_cli_eval_runs_the_child_and_prints_the_table(trained_run, capsys):
-    assert main(["eval", str(trained_run.root), "-n", "1", "--max-tokens", "8", "--seed", "3"]) == 0
+    """--quant q8_0 on a run exported only as f16: the quantization is made for the eval, from the f16 file."""
+    assert main(["eval", str(trained_run.root), "-n", "1", "--max-tokens", "8", "--seed", "3", "--quant", "q8_0"]) == 0
     out = capsys.readouterr().out
     assert "held-out loss" in out and "ends by itself" in out and "prompt 1:" in out and "tuned" in out
-    assert read_report(trained_run.root).settings == {"max_new_tokens": 8, "temperature": 0.7, "top_p": 0.9, "seed": 3}
+    written = read_report(trained_run.root)
+    assert written.settings == {"max_new_tokens": 8, "temperature": 0.7, "top_p": 0.9, "seed": 3}
+    assert written.sides == ["base", "tuned", "q8_0"] and (trained_run.root / "eval" / "linzhi-q8_0.gguf").is_file()
+    assert abs(written.loss["q8_0"]["perplexity_vs_tuned"]) < 0.05
 
 
 def _bad(tmp, trained_run):
     def without(name):
         copy = tmp / f"no-{name}"
         shutil.copytree(trained_run.root, copy, ignore=shutil.ignore_patterns("checkpoints", "merged", "gguf", "eval"))
-        (copy / name).unlink()
+        if (copy / name).is_file():
+            (copy / name).unlink()
         return str(copy)
 
     def prompts(text):
@@ -150,7 +155,7 @@ def _bad(tmp, trained_run):
         (["eval", str(trained_run.root), "--prompts", prompts('{"messages": [{"role": "assistant", "content": "x"}]}\n')],
          "prompts-1.jsonl:1: the messages must end with a user turn"),
         (["eval", str(trained_run.root), "--prompts", prompts("\n")], "the prompts file has no prompts"),
-        (["eval", str(trained_run.root), "--quant", "q4_k_m"], "has no q4_k_m GGUF"),
+        (["eval", without("gguf"), "--quant", "q4_k_m"], "has no q4_k_m GGUF"),
         (["eval", str(trained_run.root), "-n", "0"], "-n must be at least 1"),
         (["eval"], "name a run to evaluate"),
         (["eval", "x", "--compare", "a", "b"], "not both"),

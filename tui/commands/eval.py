@@ -26,6 +26,8 @@ def run_eval(run, *, prompts: int | None = None, seed: int = 0, prompts_file=Non
 
     paths = run if isinstance(run, RunPaths) else resolve_run(run)
     quants = [q.strip() for q in quant.split(",") if q.strip()]
+    made, quants = _quantize_missing(paths, quants)
+    ggufs = [*ggufs, *made]
     check_inputs(paths, prompts_file, ggufs, quants, DEFAULT_PROMPTS if prompts is None else prompts)  # bad input: one line and exit 2, before a model loads
     args = ["eval", str(paths.root), "--seed", str(seed)]
     args += ["-n", str(prompts)] if prompts is not None else []
@@ -34,6 +36,26 @@ def run_eval(run, *, prompts: int | None = None, seed: int = 0, prompts_file=Non
     args += ["--quant", ",".join(quants)] if quants else []
     args += ["--max-tokens", str(max_tokens)] if max_tokens else []
     return EvalReport.from_json(run_job("tuner", args, title)["report"])
+
+
+def _quantize_missing(run: RunPaths, quants: list[str]) -> tuple[list[str], list[str]]:
+    """A quantization the run was not exported with is made from its f16 GGUF into eval/ (llama.cpp's quantizer,
+    as `hearth quantize` does), so `--quant q4_k_m` works after a q8_0-only export. Returns (made, still asked)."""
+    from exporter.quantize import QUANT_TYPES
+    from tui.progress import run_job
+
+    f16 = run.gguf / f"{run.root.name}-f16.gguf"
+    made, asked = [], []
+    for qtype in quants:
+        exported = run.gguf / f"{run.root.name}-{qtype}.gguf"
+        target = run.root / "eval" / exported.name
+        if exported.is_file() or not f16.is_file() or qtype not in QUANT_TYPES:
+            asked.append(qtype)  # exported already, or eval's own check names what is missing
+            continue
+        if not target.is_file():
+            run_job("exporter", ["quantize", str(f16), str(target), "--type", qtype], f"quantize {qtype}")
+        made.append(str(target))
+    return made, asked
 
 
 def evaluate(args) -> int:
