@@ -10,7 +10,7 @@ shape also says the same as that shape — and refused in one line naming the fi
 from __future__ import annotations
 
 import re
-from typing import Callable, Mapping
+from typing import Callable, Mapping, NoReturn
 
 from exporter.architectures import HFConfig
 from exporter.tensors import SourceTensor
@@ -43,21 +43,29 @@ def check_config(config: HFConfig, tensors: Mapping[str, SourceTensor]) -> None:
         value = config.raw.get(key)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
             _refuse(config, key, f"is {value!r}; it must be a whole number above 0")
-    _check_layer_count(config, tensors)
+    stack = _layer_stack(config, tensors)
     for field, endings, dim, expected, says in SHAPE_RULES:
         for name, tensor in tensors.items():
-            if name.endswith(endings) and len(tensor.shape) == 2 and tensor.shape[dim] != expected(config):
+            in_scope = endings is EMBEDDINGS or name.startswith(stack)  # not a vision tower's layers
+            if in_scope and name.endswith(endings) and len(tensor.shape) == 2 and tensor.shape[dim] != expected(config):
                 shape = "×".join(map(str, tensor.shape))
                 _refuse(config, field, f"says {says.format(value=expected(config))}, but the weights' {name} is {shape}")
 
 
-def _check_layer_count(config: HFConfig, tensors: Mapping[str, SourceTensor]) -> None:
-    layers = {int(match.group(1)) for name in tensors if (match := LAYER_INDEX.search(name))}
+def _layer_stack(config: HFConfig, tensors: Mapping[str, SourceTensor]) -> str:
+    """The name prefix of the stack of layers num_hidden_layers counts (a multimodal file holds a vision stack too)."""
+    stacks: dict[str, set[int]] = {}
+    for name in tensors:
+        match = LAYER_INDEX.search(name)
+        if match:
+            stacks.setdefault(name[:match.start(1)], set()).add(int(match.group(1)))  # "model.layers."
     count = config["num_hidden_layers"]
-    held = max(layers) + 1 if layers else 0
-    if count != held:
-        _refuse(config, "num_hidden_layers", f"is {count:,}, but the weights hold {held:,} layers")
+    for prefix, indices in stacks.items():
+        if max(indices) + 1 == count:
+            return prefix
+    held = " and ".join(str(max(indices) + 1) for indices in stacks.values()) or "no"
+    _refuse(config, "num_hidden_layers", f"is {count:,}, but the weights hold {held} layers")
 
 
-def _refuse(config: HFConfig, field: str, why: str) -> None:
+def _refuse(config: HFConfig, field: str, why: str) -> NoReturn:
     raise UserError(f"'{field}' {why}; the config does not describe these weights", where=str(config.path))

@@ -37,13 +37,6 @@ def pickle_only(tiny_base_dir: Path, where: Path) -> Path:
     return model
 
 
-@pytest.fixture(scope="module")
-def tiny_gguf(tiny_base_dir, tmp_path_factory) -> Path:
-    from exporter.convert import convert_hf_to_gguf
-
-    return convert_hf_to_gguf(tiny_base_dir, tmp_path_factory.mktemp("gguf") / "tiny-f16.gguf")
-
-
 def test_verify_refuses_a_pickle_only_model_directory(tiny_base_dir, tiny_gguf, tmp_path):
     model = pickle_only(tiny_base_dir, tmp_path / "downloaded-model")
     line = hearth(["verify", str(model), str(tiny_gguf)], tmp_path / "home").one_line_error()
