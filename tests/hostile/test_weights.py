@@ -91,11 +91,14 @@ def test_an_absurd_safetensors_header_length_is_one_line(tiny_base_dir, tiny_ggu
     assert result.peak_rss_mb < 1500
 
 
-def test_a_safetensors_file_cut_short_is_one_line(tiny_base_dir, tmp_path):
+@pytest.mark.parametrize("command", ["verify", "train"])
+def test_a_safetensors_file_cut_short_is_one_line(tiny_base_dir, tiny_gguf, tmp_path, command):
     model = Path(shutil.copytree(tiny_base_dir, tmp_path / "model"))
     weights = model / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
-    line = hearth(["convert", str(model), str(tmp_path / "out.gguf")], tmp_path / "home").one_line_error()
+    args = {"verify": ["verify", str(model), str(tiny_gguf)],
+            "train": ["train", "--base", str(model), "--max-steps", "1"]}[command]
+    line = hearth(args, tmp_path / "home").one_line_error()
     assert "cut short" in line and "model.safetensors" in line
 
 
