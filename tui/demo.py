@@ -61,7 +61,7 @@ def step_base(state: DemoState, prefer: str) -> None:
 
 
 def step_train(state: DemoState) -> None:
-    from tui.commands.train import new_run
+    from tuner.runs import new_run
     from tui.progress import run_job
     from tuner.recipe import load_recipe
 

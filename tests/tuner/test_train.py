@@ -99,7 +99,7 @@ def read_events(process):
 
 
 def test_resume_after_kill_continues_the_step_count(installed_tiny_base, hearth_home, data_file):
-    from tui.commands.train import new_run
+    from tuner.runs import new_run
     from tuner.recipe import load_recipe
 
     recipe = load_recipe("tiny-offline", ["train.max_steps=8", "train.save_steps=2", "train.eval_steps=2",
@@ -203,7 +203,7 @@ def test_out_of_memory_is_one_sentence_and_the_last_checkpoint_resumes(installed
     import transformers
 
     import tuner.__main__ as child
-    from tui.commands.train import new_run
+    from tuner.runs import new_run
     from tuner.recipe import load_recipe
 
     recipe = load_recipe("tiny-offline", ["train.max_steps=6", "train.save_steps=2", "train.eval_steps=2",

@@ -7,55 +7,23 @@ out-of-memory there never takes this process down, and Ctrl-C asks it to save an
 from __future__ import annotations
 
 import shutil
-import time
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
-from hearth.atomic import write_text
 from hearth.errors import UserError
 from hearth.paths import RunPaths, resolve_run, runs_dir
+from tuner.runs import RunRequest, create_run
 
 console = Console(highlight=False)
 
 
-def new_run(recipe) -> RunPaths:
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    root = runs_dir() / f"{recipe.name}-{stamp}"
-    suffix = 1
-    while root.exists():
-        suffix += 1
-        root = runs_dir() / f"{recipe.name}-{stamp}-{suffix}"
-    root.mkdir(parents=True)
-    run = RunPaths(root)
-    write_text(run.recipe, recipe.to_yaml())
-    return run
-
-
-def resolved_recipe(args):
-    """The recipe with flags applied and validated — and its data readable — before any run exists."""
-    import torch
-
-    from tuner.data import absolute_data_path, load_conversations
-    from tuner.prepare import data_files
-    from tuner.recipe import load_recipe
-
-    overrides = list(args.set or [])
-    for flag, key in (("base", "model.base"), ("max_steps", "train.max_steps"), ("epochs", "train.epochs"),
-                      ("learning_rate", "train.learning_rate"), ("format", "data.format")):
-        value = getattr(args, flag)
-        if value is not None:
-            overrides.append(f"{key}={value}")
-    recipe = load_recipe(args.recipe, overrides)
-    if args.data:
-        recipe.data.files = [absolute_data_path(p) for p in args.data]
-    if args.system_prompt is not None:
-        recipe.system_prompt = args.system_prompt
-    if recipe.lora.qlora and not torch.cuda.is_available():
-        raise UserError("lora.qlora needs a CUDA GPU (bitsandbytes 4-bit); on this machine set lora.qlora: false")
-    load_conversations(data_files(recipe), recipe.data.format)  # bad data fails here, exit 2
-    return recipe
+def run_request(args) -> RunRequest:
+    """`hearth train`'s flags as the request the run service checks."""
+    return RunRequest(recipe=args.recipe, data=list(args.data or []), base=args.base, max_steps=args.max_steps,
+                      epochs=args.epochs, learning_rate=args.learning_rate, format=args.format,
+                      system_prompt=args.system_prompt, overrides=list(args.set or []))
 
 
 def train(args) -> int:
@@ -65,7 +33,7 @@ def train(args) -> int:
         run = resolve_run(args.resume)
         job = ["train", str(run.root), "--resume"]
     else:
-        run = new_run(resolved_recipe(args))
+        run = create_run(run_request(args))
         job = ["train", str(run.root)]
     console.print(f"run [bold]{run.root.name}[/] in {run.root}")
     try:

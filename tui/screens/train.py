@@ -1,7 +1,7 @@
 """Train a run, then merge and export it — the same child processes the CLI runs, drawn with widgets.
 
-A new run is checked the way `hearth train` checks it (tui.commands.train.resolved_recipe, on
-arguments parsed by that command's own parser) before its directory exists; then `python -m tuner
+A new run is checked the way `hearth train` checks it (tuner.runs.create_run, from the form's values)
+before its directory exists; then `python -m tuner
 train RUN_DIR` runs as a child whose events fill the progress bar, the loss sparkline and the log.
 A crash in a child is shown as its message; Cancel asks the child to stop (training saves a
 checkpoint first, and Resume continues from it); quitting the app does the same.
@@ -9,7 +9,6 @@ checkpoint first, and Resume continues from it); quitting the app does the same.
 
 from __future__ import annotations
 
-import argparse
 import shlex
 
 from textual import on, work
@@ -26,6 +25,7 @@ from tui.jobs import JobRunner
 from tui.messages import JobEnded, JobEvent, JobStarted
 from tui.widgets.job_log import JobLog
 from tui.widgets.train_progress import TrainProgress
+from tuner.runs import RunRequest, create_run
 
 DEFAULT_RECIPE = "tiny-offline"
 DEFAULT_QUANT = "q8_0"
@@ -39,28 +39,16 @@ JOBS = {
 }
 
 
-def train_args(recipe: str, data: str, max_steps: str) -> argparse.Namespace:
-    """The form as `hearth train` arguments, parsed by that command's own parser."""
-    from tui.commands import train as train_command
-
+def form_request(recipe: str, data: str, max_steps: str) -> RunRequest:
+    """The form's fields as a run request, read the way `hearth train` reads the same values."""
     try:
         files = shlex.split(data)
     except ValueError as exc:
         raise UserError(f"the data files line cannot be read ({exc}); quote paths that contain spaces") from None
-    argv = ["train", "--recipe", recipe] + (["--data", *files] if files else [])
-    argv += ["--max-steps", max_steps.strip()] if max_steps.strip() else []
-    parser = argparse.ArgumentParser(prog="hearth", exit_on_error=False)
-    train_command.register(parser.add_subparsers(dest="command"))
-    try:
-        return parser.parse_args(argv)
-    except (argparse.ArgumentError, SystemExit) as exc:
-        raise UserError(f"the form does not make a valid `hearth train` ({exc})") from None
-
-
-def new_checked_run(args: argparse.Namespace) -> RunPaths:
-    from tui.commands.train import new_run, resolved_recipe
-
-    return new_run(resolved_recipe(args))
+    steps = max_steps.strip()
+    if steps and not steps.lstrip("-").isdigit():
+        raise UserError(f"max steps must be a whole number, not '{steps}'")
+    return RunRequest(recipe=recipe, data=files, max_steps=int(steps) if steps else None)
 
 
 class TrainScreen(Screen):
@@ -181,14 +169,14 @@ class TrainScreen(Screen):
     @on(Button.Pressed, "#start")
     def _start(self) -> None:
         try:
-            args = train_args(self.query_one("#recipe", Select).value, self.query_one("#data", Input).value,
-                              self.query_one("#max-steps", Input).value)
+            request = form_request(self.query_one("#recipe", Select).value, self.query_one("#data", Input).value,
+                                   self.query_one("#max-steps", Input).value)
         except UserError as exc:
             self.notify(str(exc), severity="error")
             return
         runner = self._begin("train", "tuner", [])
         self.query_one(TrainProgress).status("checking the recipe and reading the data…")
-        self._new_run_then_follow(runner, args)
+        self._new_run_then_follow(runner, request)
 
     @on(Button.Pressed, "#resume")
     def _resume(self) -> None:
@@ -214,10 +202,10 @@ class TrainScreen(Screen):
             self.query_one(TrainProgress).status("stopping… (training saves a checkpoint first)")
 
     @work(thread=True, exclusive=True, group="job")
-    def _new_run_then_follow(self, runner: JobRunner, args: argparse.Namespace) -> None:
+    def _new_run_then_follow(self, runner: JobRunner, request: RunRequest) -> None:
         """Check the recipe and data (slow: imports torch, reads every file), make the run, train it."""
         try:
-            run = None if runner.cancelled else new_checked_run(args)
+            run = None if runner.cancelled else create_run(request)
         except UserError as exc:
             self.post_message(JobEnded(runner.name, error=str(exc)))
             return

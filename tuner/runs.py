@@ -1,0 +1,82 @@
+"""Creating a training run: a recipe name (or file), data files and overrides, checked before the run's directory
+exists, then `HEARTH_HOME/runs/<recipe>-<time>/` holding the resolved recipe.
+
+One service for every front end: `hearth train`, the TUI's train screen and the demo all go through
+`create_run`, so a run is checked the same way wherever it starts (plain values here, no argparse).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from hearth.atomic import write_text
+from hearth.errors import UserError
+from hearth.paths import RunPaths, runs_dir
+
+# RunRequest field -> the recipe field it overrides (when given).
+OVERRIDE_FIELDS = {
+    "base": "model.base",
+    "max_steps": "train.max_steps",
+    "epochs": "train.epochs",
+    "learning_rate": "train.learning_rate",
+    "format": "data.format",
+}
+
+
+@dataclass
+class RunRequest:
+    recipe: str = "tiny-offline"
+    """A built-in recipe name or a recipe YAML file."""
+    data: list[str] = field(default_factory=list)
+    """Dataset files replacing the recipe's (empty: keep the recipe's)."""
+    base: str | None = None
+    max_steps: int | None = None
+    epochs: float | None = None
+    learning_rate: float | None = None
+    format: str | None = None
+    system_prompt: str | None = None
+    overrides: list[str] = field(default_factory=list)
+    """`SECTION.FIELD=VALUE` strings, applied before the named fields above."""
+
+
+def checked_recipe(request: RunRequest):
+    """The recipe with the request applied and validated — and its data readable — before any run exists."""
+    import torch
+
+    from tuner.data import absolute_data_path, load_conversations
+    from tuner.prepare import data_files
+    from tuner.recipe import load_recipe
+
+    overrides = list(request.overrides)
+    for name, key in OVERRIDE_FIELDS.items():
+        value = getattr(request, name)
+        if value is not None:
+            overrides.append(f"{key}={value}")
+    recipe = load_recipe(request.recipe, overrides)
+    if request.data:
+        recipe.data.files = [absolute_data_path(p) for p in request.data]
+    if request.system_prompt is not None:
+        recipe.system_prompt = request.system_prompt
+    if recipe.lora.qlora and not torch.cuda.is_available():
+        raise UserError("lora.qlora needs a CUDA GPU (bitsandbytes 4-bit); on this machine set lora.qlora: false")
+    load_conversations(data_files(recipe), recipe.data.format)  # bad data fails here, exit 2
+    return recipe
+
+
+def new_run(recipe) -> RunPaths:
+    """A fresh run directory named after the recipe and the time, holding the resolved recipe."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    root = runs_dir() / f"{recipe.name}-{stamp}"
+    suffix = 1
+    while root.exists():
+        suffix += 1
+        root = runs_dir() / f"{recipe.name}-{stamp}-{suffix}"
+    root.mkdir(parents=True)
+    run = RunPaths(root)
+    write_text(run.recipe, recipe.to_yaml())
+    return run
+
+
+def create_run(request: RunRequest) -> RunPaths:
+    return new_run(checked_recipe(request))
