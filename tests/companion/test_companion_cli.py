@@ -139,7 +139,9 @@ def test_ctrl_c_while_streaming_cancels_the_reply_not_the_chat(random_gguf, engi
     def make_stream(cancel):
         return CtrlCAfterThreeChunks(session.send("你好", cancel=cancel))
 
-    reply = chat_command.show_reply(console, "assistant", make_stream)
+    from tui.reply_stream import show_reply
+
+    reply = show_reply(console, "assistant", make_stream)
     assert reply.finish_reason == "cancelled" and reply.completion_tokens < 20
     assert threading.current_thread() is threading.main_thread()
     assert "stopped" in console.file.getvalue()

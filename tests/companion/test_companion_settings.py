@@ -43,7 +43,7 @@ def test_stored_settings_round_trip_and_ignore_unknown_keys():
 
 def test_chat_flags_override_the_settings_file(tmp_path, monkeypatch):
     from tui.cli import build_parser
-    from tui.commands.chat import engine_settings
+    from tui.engine_flags import engine_settings
 
     model = tmp_path / "m.gguf"
     model.write_bytes(b"GGUF")

@@ -9,10 +9,7 @@ Ctrl-C while a reply streams stops that reply; at the prompt it ends the chat.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import signal
 import sys
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -23,20 +20,9 @@ from rich.text import Text
 
 from hearth.errors import UserError
 from hearth.language import LANGUAGES
-
-# Engine settings a flag can override: (flag, settings field, type, help).
-ENGINE_FLAGS = (
-    ("--ctx", "n_ctx", int, "context window in tokens"),
-    ("--threads", "n_threads", int, "CPU threads (default: physical cores)"),
-    ("--gpu-layers", "n_gpu_layers", int, "layers on the GPU (-1 all, 0 none; default: all when available)"),
-    ("--temperature", "temperature", float, "sampling temperature (0: always the likeliest token)"),
-    ("--top-p", "top_p", float, "nucleus sampling threshold"),
-    ("--top-k", "top_k", int, "sample among the k likeliest tokens"),
-    ("--repeat-penalty", "repeat_penalty", float, "penalty on recently used tokens"),
-    ("--max-tokens", "max_reply_tokens", int, "longest reply in tokens"),
-    ("--seed", "seed", int, "sampling seed (-1: a new one per reply)"),
-    ("--lora-scale", "lora_scale", float, "strength of the --lora adapter"),
-)
+from tui.cli_output import make_console
+from tui.engine_flags import ENGINE_FLAGS, engine_settings
+from tui.reply_stream import STYLES, show_reply
 
 # `make demo`'s two messages, in the language of the persona's card.
 DEMO_TURNS = {
@@ -45,31 +31,7 @@ DEMO_TURNS = {
 }
 
 
-def make_console(stderr: bool = False) -> Console:
-    return Console(highlight=False, stderr=stderr)
-
-
 # -- building a session --------------------------------------------------------------------------
-
-
-def engine_settings(args: argparse.Namespace, stored: dict | None = None):
-    from companion.models import resolve_model
-    from companion.settings import EngineSettings
-
-    if getattr(args, "settings", None):
-        base = EngineSettings.from_yaml(args.settings)
-    elif stored:
-        base = EngineSettings.from_dict(stored)
-    else:
-        base = EngineSettings()
-    model = args.model
-    if model is None and base.model_path is not None and base.model_path.is_file():
-        model_path = base.model_path  # resuming: the chat's own model
-    else:
-        model_path = resolve_model(model)
-    overrides = {field: getattr(args, field, None) for _, field, _, _ in ENGINE_FLAGS}
-    lora = Path(args.lora).expanduser() if getattr(args, "lora", None) else None
-    return base.replace(model_path=model_path, lora_path=lora, **overrides)
 
 
 def _chat_persona(name: str | None, settings, user_name: str | None, language: str | None = None):
@@ -105,48 +67,6 @@ def open_session(args: argparse.Namespace, console: Console):
 
 
 # -- showing a reply -----------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def ctrl_c_cancels(event: threading.Event):
-    """While a reply streams, Ctrl-C sets the cancel event instead of raising."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, lambda *_: event.set())
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
-STYLES = {"reasoning": "dim italic", "answer": ""}
-
-
-def stats_line(reply) -> str:
-    speed = f"{reply.tokens_per_s:.1f} tok/s · " if reply.tokens_per_s else ""
-    ended = {"length": " · cut at the length limit", "cancelled": " · stopped"}.get(reply.finish_reason, "")
-    return f"{reply.completion_tokens} tokens · {speed}first token {reply.ttft_s:.2f}s{ended}"
-
-
-def show_reply(console: Console, speaker: str, make_stream: Callable, show_thinking: bool = True, stats: bool = True):
-    """Stream a reply onto the console, reasoning dimmed (or hidden); returns the Reply."""
-    cancel = threading.Event()
-    console.print(Text(f"{speaker} › ", style="bold magenta"), end="")
-    last_kind = None
-    with ctrl_c_cancels(cancel):
-        stream = make_stream(cancel)
-        for chunk in stream:
-            if chunk.kind == "reasoning" and not show_thinking:
-                continue
-            if last_kind == "reasoning" and chunk.kind == "answer":
-                console.print()
-            console.print(Text(chunk.text, style=STYLES[chunk.kind]), end="", soft_wrap=True)
-            last_kind = chunk.kind
-    console.print()
-    if stats and stream.reply is not None:
-        console.print(Text(stats_line(stream.reply), style="dim"))
-    return stream.reply
 
 
 # -- the terminal chat ---------------------------------------------------------------------------

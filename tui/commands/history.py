@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from datetime import datetime
 from pathlib import Path
 
 from rich.console import Console
@@ -11,12 +10,8 @@ from rich.table import Table
 from rich.text import Text
 
 from hearth.errors import UserError
-from tui.commands.chat import STYLES, make_console
-
-
-def short_time(timestamp: float) -> str:
-    """A stored unix time as the lists show it: 2026-11-22 16:08."""
-    return datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M")
+from tui.cli_output import make_console, short_time
+from tui.reply_stream import STYLES
 
 
 def history_chats_command(args: argparse.Namespace) -> int:

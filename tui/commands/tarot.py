@@ -31,8 +31,9 @@ from spreads.draw import DEFAULT_REVERSED_PROBABILITY, Layout, cards_given, draw
 from spreads.querent_history import querent_history
 from spreads.reading import DEFAULT_PERSON, ReadingRequest, reading_language, store_reading
 from spreads.spread import bundled_spreads, default_spreads, find_spread, user_spreads_dir
-from tui.commands.chat import ENGINE_FLAGS, engine_settings, make_console, show_reply
-from tui.commands.history import short_time
+from tui.cli_output import make_console, short_time
+from tui.engine_flags import ENGINE_FLAGS, engine_settings
+from tui.reply_stream import show_reply
 from tui.tarot_view import ORIENTATION_STYLE, layout_rows
 
 # make demo's reading, in the language of the run it reads with: person, question, spread, seed.
