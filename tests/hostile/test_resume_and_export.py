@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from hostile_run import hearth
 
 DATA = "\n".join('{"messages": [{"role": "user", "content": "第%d次见面"}, {"role": "assistant", "content": "你好呀～"}]}' % i
@@ -35,16 +37,18 @@ def metric_steps(run: Path) -> list[int]:
     return [json.loads(line)["step"] for line in lines if json.loads(line)["kind"] == "train"]
 
 
-def test_resume_without_a_usable_checkpoint_refuses_and_keeps_the_finished_adapter(tiny_base_dir, tmp_path):
+@pytest.mark.parametrize("checkpoints", ["none", "one emptied by a full disk"])
+def test_resume_without_a_usable_checkpoint_refuses_and_keeps_the_finished_adapter(tiny_base_dir, tmp_path, checkpoints):
     home = tmp_path / "home"
     run = write_run(home, tiny_base_dir, "train.max_steps=1")
     (run / "adapter").mkdir()
     (run / "adapter" / "adapter_model.safetensors").write_bytes(b"the finished adapter")
     (run / "metrics.jsonl").write_text('{"kind": "train", "step": 30, "loss": 1.0}\n', encoding="utf-8")
-    (run / "checkpoints" / "checkpoint-30").mkdir(parents=True)  # emptied by a full disk: no trainer state
+    if checkpoints != "none":
+        (run / "checkpoints" / "checkpoint-30").mkdir(parents=True)  # no trainer state, no weights
     before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
     line = hearth(["train", "--resume", "r1"], home).one_line_error()
-    assert "no checkpoint to resume from" in line and "checkpoint-30" in line
+    assert "no checkpoint to resume from" in line and ("checkpoint-30" in line) == (checkpoints != "none")
     assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before  # nothing changed
 
 
@@ -68,8 +72,6 @@ def dead_pid() -> int:
 
 
 def test_replacing_an_export_never_loses_the_old_one_and_killed_exports_are_cleaned(tiny_base_dir, tmp_path):
-    from hearth.atomic import clean_leftovers
-
     home = tmp_path / "home"
     run = write_run(home, tiny_base_dir)
     shutil.copytree(tiny_base_dir, run / "merged")
@@ -83,6 +85,8 @@ def test_replacing_an_export_never_loses_the_old_one_and_killed_exports_are_clea
     assert killed.returncode == -9, killed.stderr[-3000:]
     kept = [p for p in run.rglob("the-previous-export.txt")]
     assert [p.read_text(encoding="utf-8") for p in kept] == ["keep me"]  # not removed before the new one was in
+    from hearth.atomic import clean_leftovers
+
     clean_leftovers(run / "gguf")  # what the next write of gguf/ does first: the old copy comes back
     assert (run / "gguf" / "the-previous-export.txt").read_text(encoding="utf-8") == "keep me"
 
