@@ -11,12 +11,10 @@ import json
 from pathlib import Path
 
 from hearth.chat_template import SandboxedTemplate
-from hearth.errors import UserError
 
 # Stand-in message contents, unlikely to occur in any template's own text.
 MARK_USER = "\u2063hearth-user\u2063"
 MARK_ASSISTANT = "\u2063hearth-assistant\u2063"
-MARK_SYSTEM = "\u2063hearth-system\u2063"
 
 
 def load_chat_template(model_dir: Path) -> str | None:
@@ -72,37 +70,3 @@ def end_of_turn(template: str, added_tokens: dict[str, int], tokens: dict[str, s
         return None
     _, _, content = min(found)
     return content, added_tokens[content]
-
-
-def turn_pieces(template: str, tokens: dict[str, str] | None = None) -> dict[str, str]:
-    """The literal text a template writes between messages, learned by rendering stand-in messages.
-
-    Keys: `system_open` (before a system prompt), `system_to_user`, `start_to_user` (before the first
-    user message when there is no system prompt, including any default system prompt the template adds),
-    `user_to_assistant`, `assistant_to_user`, `generation` (after the last user message when asking
-    for a reply). Used to write an Ollama TEMPLATE that produces the same prompt text."""
-    user2 = MARK_USER + "2"
-    with_system = [{"role": "system", "content": MARK_SYSTEM}, {"role": "user", "content": MARK_USER},
-                   {"role": "assistant", "content": MARK_ASSISTANT}, {"role": "user", "content": user2}]
-    text = render(template, with_system, add_generation_prompt=True, tokens=tokens)
-    try:
-        system_open, rest = text.split(MARK_SYSTEM, 1)
-        system_to_user, rest = rest.split(MARK_USER, 1)
-        user_to_assistant, rest = rest.split(MARK_ASSISTANT, 1)
-        assistant_to_user, generation = rest.split(user2, 1)
-    except ValueError:
-        raise UserError(
-            "does not write every message of a system/user/assistant/user conversation in order, so no Ollama "
-            "TEMPLATE can be derived from it; fix the chat template",
-            where="the model's chat template",
-        ) from None
-    without_system = render(template, with_system[1:], add_generation_prompt=True, tokens=tokens)
-    start_to_user = without_system.split(MARK_USER, 1)[0]
-    return {
-        "system_open": system_open,
-        "system_to_user": system_to_user,
-        "start_to_user": start_to_user,
-        "user_to_assistant": user_to_assistant,
-        "assistant_to_user": assistant_to_user,
-        "generation": generation,
-    }

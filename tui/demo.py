@@ -17,6 +17,9 @@ from rich.rule import Rule
 console = Console(highlight=False)
 
 
+DEMO_PERSONA = "linzhi"
+
+
 @dataclass(frozen=True)
 class DemoPlan:
     recipe: str
@@ -95,11 +98,16 @@ def step_merge(state: DemoState) -> None:
 
 
 def step_export(state: DemoState) -> None:
+    from companion.serving import serving_json
     from exporter.export import summary_text
     from tui.progress import run_job
 
-    done = run_job("exporter", ["export", str(state.run.root), "--quant", state.plan.quant], "exporting")
+    root = state.run.root
+    serving = serving_json(root, persona=DEMO_PERSONA)  # the Modelfile starts her chats as hearth does
+    done = run_job("exporter", ["export", str(root), "--quant", state.plan.quant, "--serving", serving], "exporting")
     console.print(summary_text(done))
+    if done.get("ollama"):
+        console.print(f"run it in Ollama: {done['ollama']}")
     if not done.get("passed"):
         raise SystemExit("the exported GGUF did not pass verification (see above)")
 

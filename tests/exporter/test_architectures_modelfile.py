@@ -102,15 +102,19 @@ def test_the_ollama_command_creates_and_runs_the_model():
 
 
 def test_hearth_export_hands_the_persona_and_chat_settings_to_the_modelfile(tmp_path, monkeypatch):
-    import argparse
-
-    from tui.commands.export import _serving
+    from companion.serving import serving_for
+    from companion.settings import EngineSettings
 
     monkeypatch.setenv("HEARTH_HOME", str(tmp_path))
     settings = tmp_path / "chat.yaml"
     settings.write_text("temperature: 0.3\nn_ctx: 2048\n", encoding="utf-8")
-    serving = Serving(**json.loads(_serving(argparse.Namespace(settings=settings, persona="linzhi"))))
+    run = tmp_path / "run"
+    run.mkdir()
+    serving = Serving(**serving_for(run, persona="linzhi", settings=EngineSettings.from_yaml(settings)))
     assert serving.settings["temperature"] == 0.3 and serving.settings["n_ctx"] == 2048
     assert "林栀" in serving.system_prompt and serving.greeting
-    plain = Serving(**json.loads(_serving(argparse.Namespace(settings=None, persona=None))))
+    plain = Serving(**serving_for(run))
     assert plain.system_prompt is None and plain.settings["top_k"] == 40  # the chat defaults
+    (run / "data-report.json").write_text(json.dumps({"language": "en"}), encoding="utf-8")
+    english = Serving(**serving_for(run, persona="linzhi"))  # an English run: her English card
+    assert "Lin Zhi" in english.system_prompt and "林栀" not in english.system_prompt

@@ -12,11 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from exporter.chat_template import load_chat_template, render, turn_pieces
 from exporter.convert import convert_hf_to_gguf
 from exporter.export import export_run, summary_text
 from hearth.paths import RunPaths
-from tests.exporter.conftest import LLAMA3_TEMPLATE, SYSTEM_PROMPT
+from tests.exporter.conftest import SYSTEM_PROMPT
 
 
 @pytest.fixture(scope="module")
@@ -72,21 +71,6 @@ def test_modelfile_serves_the_first_quantization_with_template_stop_and_persona(
     assert 'PARAMETER stop "<|im_end|>"' in text
     assert f'SYSTEM """{SYSTEM_PROMPT}"""' in text
     assert 'TEMPLATE """' in text and "<|im_start|>user\n" in text and "<|im_end|>\n<|im_start|>assistant\n" in text
-
-
-@pytest.mark.parametrize("template_of", ["qwen2", "llama3"])
-def test_turn_pieces_rebuild_the_jinja_rendering(template_of, qwen2_dir):
-    template = load_chat_template(qwen2_dir) if template_of == "qwen2" else LLAMA3_TEMPLATE
-    tokens = {"bos_token": "<BOS>"}
-    pieces = turn_pieces(template, tokens)
-    messages = [{"role": "system", "content": "S"}, {"role": "user", "content": "U1"},
-                {"role": "assistant", "content": "A1"}, {"role": "user", "content": "U2"}]
-    # What the Modelfile's Go template writes for this conversation, piece by piece:
-    rebuilt = (pieces["system_open"] + "S" + pieces["system_to_user"] + "U1" + pieces["user_to_assistant"] + "A1"
-               + pieces["assistant_to_user"] + "U2" + pieces["generation"])
-    assert rebuilt == render(template, messages, add_generation_prompt=True, tokens=tokens)
-    no_system = pieces["start_to_user"] + "U1" + pieces["generation"]
-    assert no_system == render(template, messages[1:2], add_generation_prompt=True, tokens=tokens)
 
 
 # `python -m exporter export RUN`, except that the child signals itself as quantization starts (the f16 file

@@ -67,7 +67,7 @@ def export(args) -> int:
 
         with console.status(f"merging the adapter of {run.root.name} into its base first"):
             console.print(f"merged model: {merge_run(run)}")
-    command = ["export", str(run.root), "--quant", args.quant, "--serving", _serving(args)]
+    command = ["export", str(run.root), "--quant", args.quant, "--serving", _serving(args, run)]
     done = _job(command + (["--lora"] if args.lora else []), "export")
     console.print(summary_text(done))
     if done.get("ollama"):
@@ -75,21 +75,13 @@ def export(args) -> int:
     return 0 if done["passed"] else 1
 
 
-def _serving(args) -> str:
+def _serving(args, run) -> str:
     """The Modelfile's sampling settings (chat's, or a --settings file) and, with --persona, its prompt and greeting."""
-    import json
-
+    from companion.serving import serving_json
     from companion.settings import EngineSettings
 
-    settings = EngineSettings.from_yaml(args.settings) if args.settings else EngineSettings()
-    serving: dict = {"settings": settings.to_dict()}
-    if args.persona:
-        from personas.library import find_persona
-        from personas.prompt import render_persona
-
-        persona = render_persona(find_persona(args.persona))
-        serving.update(system_prompt=persona.system, greeting=persona.greeting or None)
-    return json.dumps(serving, ensure_ascii=False)
+    settings = EngineSettings.from_yaml(args.settings) if args.settings else None
+    return serving_json(run.root, persona=args.persona, settings=settings or EngineSettings())
 
 
 def register(subparsers) -> None:

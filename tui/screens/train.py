@@ -189,7 +189,11 @@ class TrainScreen(Screen):
     @on(Button.Pressed, "#export")
     def _export(self) -> None:
         quant = self.query_one("#quant", Select).value
-        self._follow(self._begin("export", "exporter", ["export", str(self.run.root), "--quant", quant]))
+        from companion.serving import serving_json
+
+        serving = serving_json(self.run.root, settings=self.app.engine_settings)  # the app's chat settings
+        self._follow(self._begin("export", "exporter", ["export", str(self.run.root), "--quant", quant,
+                                                        "--serving", serving]))
 
     @on(Button.Pressed, "#chat")
     def _chat(self) -> None:
