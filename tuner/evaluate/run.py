@@ -108,7 +108,7 @@ def _gguf_side(path: Path, encoded, prompts, settings, side: str, emit: Emit):
     n_ctx = max(1024, longest + 8)  # a held-out conversation, or a prompt and its reply budget
     with open_llama(path, logits_all=True, n_ctx=n_ctx, seed=settings.seed) as llm:
         emit("stage", message=f"{side}: held-out loss through llama.cpp ({path.name})")
-        loss = mean_loss(lambda ids: eval_logits(llm, ids), encoded) if encoded else None
+        loss = mean_loss(lambda ids, rows: eval_logits(llm, ids)[rows], encoded) if encoded else None
         replies = []
         for number, prompt in enumerate(prompts, 1):
             emit("stage", message=f"{side}: reply {number}/{len(prompts)}")
