@@ -55,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     offline.apply()  # no telemetry and no hub look-ups here or in any child (hearth/offline.py)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv and sys.stdin.isatty() and sys.stdout.isatty():
+        argv = ["tui"]  # `hearth` alone in a terminal is the app; piped or scripted, it stays the help text
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.verbose:
