@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tuner.chat_render import render_chat
+
 IGNORE_INDEX = -100
 # A rendered conversation longer than this many characters per token of max_length is cut before it is
 # tokenized: far more than any tokenizer packs into one token, so the cut never shortens what max_length
@@ -26,7 +28,7 @@ class TemplateError(ValueError):
 def end_of_turn_token(tokenizer) -> str:
     """The token the chat template writes right after an assistant reply (`<|im_end|>` for ChatML)."""
     probe = [{"role": "user", "content": _PROBE_USER}, {"role": "assistant", "content": _PROBE_REPLY}]
-    text = tokenizer.apply_chat_template(probe, tokenize=False)
+    text = render_chat(tokenizer, probe)
     after = text[text.index(_PROBE_REPLY) + len(_PROBE_REPLY):]
     specials = sorted(set(tokenizer.all_special_tokens) | set(tokenizer.get_added_vocab()), key=len, reverse=True)
     positions = [(after.find(tok), tok) for tok in specials if tok and tok in after]
@@ -79,7 +81,7 @@ def assistant_char_spans(text: str, messages: list[dict], eot: str) -> list[tupl
 def encode_conversation(tokenizer, messages: list[dict], max_length: int | None = None, eot: str | None = None) -> Encoded:
     """input_ids for the rendered conversation; labels = ids on assistant replies + end-of-turn, else -100."""
     eot = eot or end_of_turn_token(tokenizer)
-    text = tokenizer.apply_chat_template(messages, tokenize=False)
+    text = render_chat(tokenizer, messages)
     spans = assistant_char_spans(text, messages, eot)
     cut = max_length is not None and len(text) > max_length * CHARS_PER_TOKEN_BOUND
     if cut:

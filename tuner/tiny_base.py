@@ -165,7 +165,9 @@ def _pretrain(model, tokenizer, texts: list[str], shape: TinyShape) -> None:
     learned that `<|im_end|>` ends a turn — the demo's chat then says something and stops."""
     if shape.pretrain_steps <= 0:
         return
-    documents = [tokenizer.apply_chat_template(c, tokenize=False) for c in bundled_conversations()] or texts
+    from tuner.chat_render import render_chat
+
+    documents = [render_chat(tokenizer, c) for c in bundled_conversations()] or texts
     ids = [i for d in documents for i in tokenizer(d, add_special_tokens=False)["input_ids"]]
     block, batch = 128, 4  # small batches: more steps fit the time cap, and early steps matter most
     data = torch.tensor(ids[: (len(ids) // block) * block]).view(-1, block)
