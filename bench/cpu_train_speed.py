@@ -1,20 +1,29 @@
-"""Training on a CPU: hearth's plain TRL path against its fast path, same rows, same run.
+"""Training on a CPU: hearth's plain TRL path against its fast path, same rows, same invocation.
 
+    python bench/cpu_train_speed.py --base ~/.hearth/models/smollm2-135m-instruct   # a real base (fp32)
     python bench/cpu_train_speed.py                        # the narrow shape, 160 conversations (~10 min on 2 cores)
     python bench/cpu_train_speed.py --shape 0.5b --rows 32   # the real Qwen2.5-0.5B shape: for many cores
 
-Both sides are `tuner.train.build_trainer` — what `hearth train` runs — on the same randomly
-initialised model and rows (96–400 tokens, the first third prompt), with `fast.enabled` off (TRL's
-SFTTrainer: padded batches of 4, logits for every position) and on (conversations packed without
-padding, the loss through the 151,936-column head only at assistant positions, fused LoRA). One
-epoch each, fp32, tokens/s over the steps after a warm-up, and the ratio. `narrow` keeps the
-vocabulary and depth of the 0.5B model but a 256-wide body, so it runs in a minute: its head is a
-larger share of the work than in the real model, so its ratio overstates the real one.
+Both sides are `tuner.train.build_trainer` — what `hearth train` runs — on the same model and rows
+(random token ids, 96–512 tokens with `--base`, 96–400 otherwise, the first third prompt), with
+`fast.enabled` off (TRL's SFTTrainer: padded batches of 4, logits for every position) and on
+(conversations packed without padding into the automatic token budget, the loss through the head
+only at assistant positions, fused LoRA, checkpointing when the memory probe needs it). One epoch
+each, tokens/s over the steps after a warm-up, and the ratio.
+
+Each side runs in its own child process, so its peak resident memory (the kernel's `ru_maxrss` of
+the child: model loading, the fast path's probes and training, all included) is its own. `--base`
+loads a Hugging Face folder (e.g. what `hearth base smollm2` imports); `narrow` keeps the vocabulary
+and depth of the 0.5B model but a 256-wide body, so it runs in minutes: its head is a larger share
+of the work than in the real model, so its ratio overstates the real one.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -23,54 +32,97 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from train_speed import SHAPES, StepClock, hearth_trainer, make_rows  # noqa: E402
+from train_speed import MAX_LENGTH, SHAPES, StepClock, hearth_trainer, make_rows  # noqa: E402
 
 CPU_SHAPES = {
     "0.5b": SHAPES["0.5b"],
     "narrow": dict(SHAPES["0.5b"], hidden_size=256, intermediate_size=768, num_attention_heads=4, num_key_value_heads=2),
 }
 SIDES = {"plain": "off", "fast": "on"}  # side -> fast.enabled
+SHORTEST = 96
+GIB = 1024**3
 
 
-def run_side(shape: str, side: str, rows: list[dict]) -> dict:
+def build_model(args):
     import torch
-    from transformers import Qwen2Config, Qwen2ForCausalLM
 
     torch.manual_seed(0)
-    model = Qwen2ForCausalLM(Qwen2Config(**CPU_SHAPES[shape], use_cache=False))
-    fast = {"enabled": SIDES[side], "compile": "off", "liger": "off"}
-    trainer, collator, _ = hearth_trainer(model, rows, tempfile.mkdtemp(prefix=f"bench-cpu-{side}-"), fast, False,
-                                          "float32")
-    steps = len(trainer.get_train_dataloader())
+    if args.base:
+        from transformers import AutoModelForCausalLM
+
+        return AutoModelForCausalLM.from_pretrained(args.base, dtype=getattr(torch, args.dtype), use_safetensors=True)
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    return Qwen2ForCausalLM(Qwen2Config(**CPU_SHAPES[args.shape], use_cache=False)).to(getattr(torch, args.dtype))
+
+
+def rows_for(args, vocab: int) -> list[dict]:
+    return make_rows(args.rows, vocab, lengths=(SHORTEST, MAX_LENGTH if args.base else 400))
+
+
+def run_side(args) -> dict:
+    """One side in this process (the child): train one epoch, return its figures."""
+    model = build_model(args)
+    rows = rows_for(args, model.config.vocab_size)
+    fast = {"enabled": SIDES[args.side], "compile": "off", "liger": "off"}
+    trainer, collator, path = hearth_trainer(model, rows, tempfile.mkdtemp(prefix=f"bench-cpu-{args.side}-"), fast,
+                                             False, args.dtype)
+    setup_started = time.perf_counter()
+    steps = len(trainer.get_train_dataloader())  # the fast path probes its token budget here
+    setup_s = time.perf_counter() - setup_started
     clock = StepClock(warmup=2)
     trainer.add_callback(clock.callback)
     output = trainer.train()
     timed = sum(collator.tokens[clock.warmup : clock.steps])
-    return {"tokens_per_s": timed / (clock.end - clock.start), "steps": steps, "loss": output.training_loss}
+    return {"side": args.side, "tokens_per_s": timed / (clock.end - clock.start), "steps": steps,
+            "timed_tokens": timed, "loss": output.training_loss, "setup_s": setup_s, "trainer": path.describe()}
+
+
+def measure_side(argv: list[str], side: str) -> dict:
+    """Run one side in a child process; its figures plus its peak RSS from the kernel (wait4)."""
+    command = [sys.executable, str(Path(__file__).resolve()), *argv, "--side", side]
+    child = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    out = child.stdout.read()
+    _, status, usage = os.wait4(child.pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"the {side} side failed (exit {os.waitstatus_to_exitcode(status)}): {' '.join(command)}")
+    result = json.loads([line for line in out.splitlines() if line.startswith("{\"side\"")][-1])
+    result["peak_rss_gib"] = usage.ru_maxrss * 1024 / GIB  # ru_maxrss is in KiB on Linux
+    return result
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--base", help="a Hugging Face model folder to train instead of a random shape")
     parser.add_argument("--shape", choices=sorted(CPU_SHAPES), default="narrow")
-    parser.add_argument("--rows", type=int, default=160)
+    parser.add_argument("--rows", type=int, help="conversations (default: 32 with --base, 160 otherwise)")
+    parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
+    parser.add_argument("--side", choices=sorted(SIDES), help=argparse.SUPPRESS)  # the child's own side
     args = parser.parse_args(argv)
-
-    import os
+    args.rows = args.rows or (32 if args.base else 160)
+    if args.side:
+        print(json.dumps(run_side(args)), flush=True)
+        return 0
 
     import torch
+    import transformers
+    import trl
 
-    rows = make_rows(args.rows, CPU_SHAPES[args.shape]["vocab_size"], lengths=(96, 400))
+    forwarded = [*(["--base", args.base] if args.base else ["--shape", args.shape]),
+                 "--rows", str(args.rows), "--dtype", args.dtype]
     results = {}
     for side in SIDES:
-        results[side] = run_side(args.shape, side, rows)
-        print(f"# {side}: {results[side]}", flush=True)
-    print(f"\n{args.shape} shape, {args.rows} rows; CPU, {os.cpu_count()} cores, torch {torch.__version__}, "
-          f"{time.strftime('%Y-%m-%d')}\n")
-    print("| side | tokens/s | × plain | optimizer steps | train loss |")
-    print("|---|---:|---:|---:|---:|")
+        results[side] = measure_side(forwarded, side)
+        print(f"# {side}: {json.dumps(results[side])}", flush=True)
+    what = f"base {args.base}" if args.base else f"{args.shape} shape"
+    print(f"\n{what}, {args.rows} rows, {args.dtype}; CPU, {os.cpu_count()} cores, torch {torch.__version__}, "
+          f"transformers {transformers.__version__}, TRL {trl.__version__}, {time.strftime('%Y-%m-%d')}\n")
+    print("| side | tokens/s | × plain | peak RSS GiB | optimizer steps | setup s | train loss |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     for side, r in results.items():
         print(f"| {side} | {r['tokens_per_s']:,.0f} | {r['tokens_per_s'] / results['plain']['tokens_per_s']:.2f}× | "
-              f"{r['steps']} | {r['loss']:.3f} |")
+              f"{r['peak_rss_gib']:.2f} | {r['steps']} | {r['setup_s']:.0f} | {r['loss']:.3f} |")
+    print(f"\nfast path: {results['fast']['trainer']}")
     return 0
 
 

@@ -512,7 +512,8 @@ def test_plan_runs_on_cpu_without_its_gpu_parts_and_is_plain_when_off():
     assert off.trainer_class.__name__ == "SFTTrainer"
     on = choose_fast_path(FastSettings(), model, has_cuda=False)  # auto: the fast path on CPU as well
     assert on.enabled and on.packing and on.chunked_loss and on.attention == ATTENTION_NAME and on.fused_lora
-    assert not on.compile and not on.liger and on.checkpointing is False  # the GPU-only parts stay off
+    assert not on.compile and not on.liger  # the GPU-only parts stay off
+    assert on.checkpointing is None  # auto: decided by the memory probe, on CPU as on CUDA
     assert isinstance(on.data_collator(_tokenizer()), PackedCollator)
     assert "packing on" in on.describe()
     parts_off = choose_fast_path(FastSettings(enabled="on", packing=False, chunked_loss=False), model, False)
@@ -572,7 +573,7 @@ def test_auto_checkpointing_follows_the_timed_probe(seconds, expected, tmp_path,
     trainer.fast_path.checkpointing = None  # "auto" as on CUDA (on CPU the plan settles it as off)
     layers = decoder_layers(model.get_base_model())
 
-    def fit_token_budget(step, *, limit_bytes, smallest, largest):
+    def fit_token_budget(step, *, limit_bytes, smallest, largest, **_probe):
         checkpointing = layers[0].gradient_checkpointing  # what the probe would measure right now
         return BudgetChoice(16384 if checkpointing else 4096, 1, limit_bytes, [])
 
@@ -581,6 +582,7 @@ def test_auto_checkpointing_follows_the_timed_probe(seconds, expected, tmp_path,
         return seconds[budget]
 
     monkeypatch.setattr(fast_trainer, "memory_limit_bytes", lambda *args: 10**9)
+    monkeypatch.setattr(fast_trainer, "CPU_TOKEN_BUDGET", 32768)  # the GPU's ceiling, so both budgets are below it
     monkeypatch.setattr(fast_trainer, "fit_token_budget", fit_token_budget)
     monkeypatch.setattr(fast_trainer, "time_step", time_step)
     budget = trainer._probe_budget([512] * 1000)

@@ -46,7 +46,10 @@ class _LoraBranch(torch.autograd.Function):
             b = lora_b.to(dtype)
             xa = dropped @ a.t()
             out = torch.addmm(base_out.reshape(-1, base_out.shape[-1]), xa, b.t(), alpha=scale)
-        ctx.save_for_backward(dropped, mask, xa, a, b)
+        # On the CPU in fp32 keep x and the 1-byte mask instead of the dropped copy: q/k/v (and
+        # gate/up) read the same x, so it is kept once; backward redoes one multiply (same bits).
+        ctx.redo_dropout = mask is not None and not x.is_cuda and x.dtype == dtype == torch.float32
+        ctx.save_for_backward(x2 if ctx.redo_dropout else dropped, mask, xa, a, b)
         ctx.scale, ctx.dropout_p, ctx.x_dtype = scale, dropout_p, x.dtype
         ctx.x_shape, ctx.a_dtype, ctx.b_dtype = x.shape, lora_a.dtype, lora_b.dtype
         return out.view(*base_out.shape)
@@ -54,6 +57,8 @@ class _LoraBranch(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_out):
         dropped, mask, xa, a, b = ctx.saved_tensors
+        if ctx.redo_dropout:
+            dropped = torch.ops.aten.native_dropout_backward(dropped, mask, 1.0 / (1.0 - ctx.dropout_p))
         scale = ctx.scale
         g = grad_out.reshape(-1, grad_out.shape[-1]).to(xa.dtype)
         g_b = (g @ b).mul_(scale)  # [tokens, r]: the gradient reaching x A^T

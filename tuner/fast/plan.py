@@ -116,9 +116,7 @@ def choose_fast_path(settings: FastSettings, model: torch.nn.Module, has_cuda: b
         return FastPath(enabled=False, settings=settings)
     config = model.config
     path = FastPath(enabled=True, settings=settings, packing=settings.packing, chunked_loss=settings.chunked_loss)
-    path.checkpointing = _switch(settings.gradient_checkpointing)
-    if not has_cuda and path.checkpointing is None:
-        path.checkpointing = False  # the probe needs a GPU; on CPU memory is rarely the limit for tests
+    path.checkpointing = _switch(settings.gradient_checkpointing)  # auto: the memory probe decides, on CPU too
     wants_compile = _switch(settings.compile)
     # 4-bit layers are left eager: bitsandbytes' kernels inside a compiled layer are not yet measured.
     path.compile = (has_cuda and not is_four_bit(model)) if wants_compile is None else wants_compile

@@ -19,27 +19,30 @@ SWITCH_VALUES = ("auto", "on", "off")  # YAML's bare on/off (booleans) are accep
 class FastSettings:
     enabled: str | bool = "auto"
     """"auto"/"on": the fast path, on CPU too (packing, the chunked loss and fused LoRA pay there:
-    bench/cpu_train_speed.py); its GPU parts (compiled layers, FlashAttention varlen, Liger, the
-    memory probe) only where CUDA is. "off": the plain TRL trainer, exactly as without this section."""
+    bench/cpu_train_speed.py); its GPU parts (compiled layers, FlashAttention varlen, Liger) only
+    where CUDA is. "off": the plain TRL trainer, exactly as without this section."""
 
     packing: bool = True
     """Padding-free packing: conversations are laid end to end in one row up to `token_budget`
     tokens; position ids restart at 0 for each conversation and attention stays inside it."""
 
     token_budget: int | str = "auto"
-    """Tokens per micro-step when packing. "auto" probes the GPU with the longest packs and keeps
-    the largest budget that fits its free memory (backing off on out-of-memory). An integer fixes it."""
+    """Tokens per micro-step when packing. "auto" probes steps on the longest packs and keeps the
+    largest budget that fits the GPU's free memory (backing off on out-of-memory), or on the CPU
+    this process's resident memory within half of the free RAM. An integer fixes it."""
 
     max_token_budget: int = 32768
     """Ceiling for the "auto" budget: more tokens per step past this stop paying and make
-    optimizer steps too few on small data sets."""
+    optimizer steps too few on small data sets. On the CPU the ceiling is lower still
+    (`tuner.fast.trainer.CPU_TOKEN_BUDGET`): its matrix products gain nothing from larger steps."""
 
     memory_fraction: float = 0.85
-    """Share of the GPU's free memory the "auto" budget may plan to fill."""
+    """Share of the GPU's free memory the "auto" budget may plan to fill (on the CPU: of the free
+    RAM, and never more than half of it)."""
 
     memory_limit_gib: float | None = None
-    """Optional hard ceiling (GiB of GPU memory) for the "auto" budget, below the free memory:
-    for sharing a GPU, or to show the run fits a smaller card."""
+    """Optional hard ceiling (GiB of GPU memory; resident GiB on the CPU) for the "auto" budget,
+    below the free memory: for sharing a machine, or to show the run fits a smaller one."""
 
     min_steps_per_epoch: int = 16
     """The "auto" budget is capped so one epoch still has at least this many optimizer steps:

@@ -33,11 +33,16 @@ from tuner.fast.token_budget import (
     faster_choice,
     fit_token_budget,
     memory_limit_bytes,
+    probe_peak,
+    probe_peak_rss,
     release_memory,
     time_step,
 )
 
-CPU_TOKEN_BUDGET = 4096
+# The CPU's ceiling on tokens per micro-step: a core multiplies 512 rows as fast per row as 2048
+# (87-92 GFLOPS either way, measured), so larger steps only cost memory: ~2.9 MB a token without
+# checkpointing on SmolLM2-135M in fp32 (docs/benchmarks.md).
+CPU_TOKEN_BUDGET = 512
 OPTIMIZER_BYTES_PER_TRAINABLE = 12  # AdamW's two fp32 moments + slack; grads are in the probe's peak
 
 
@@ -193,15 +198,15 @@ class FastSFTTrainer(SFTTrainer):
         settings = self.fast_path.settings
         world = self.accelerator.num_processes
         per_step = max(1, settings.min_steps_per_epoch * self.args.gradient_accumulation_steps * world)
-        return max(max(lengths, default=1), min(settings.max_token_budget, sum(lengths) // per_step))
+        largest = settings.max_token_budget if torch.cuda.is_available() else min(settings.max_token_budget,
+                                                                                  CPU_TOKEN_BUDGET)
+        return max(max(lengths, default=1), min(largest, sum(lengths) // per_step))
 
     def _resolve_budget(self, lengths: list[int]) -> int:
         settings = self.fast_path.settings
         longest = max(lengths, default=1)
         if isinstance(settings.token_budget, int):
             budget = max(settings.token_budget, longest)
-        elif not torch.cuda.is_available():
-            budget = max(min(CPU_TOKEN_BUDGET, self._budget_ceiling(lengths)), longest)
         else:
             budget = self._probe_budget(lengths)
         if self.accelerator.num_processes > 1:  # every rank must take the same number of packs
@@ -210,7 +215,12 @@ class FastSFTTrainer(SFTTrainer):
         return budget
 
     def _probe_budget(self, lengths: list[int]) -> int:
-        emit("stage", message="finding the largest token budget that fits the GPU's free memory")
+        """The largest budget whose probe step peaks under the memory limit: the GPU's allocated
+        bytes there, this process's resident memory on the CPU (at most half of the free RAM). On
+        the CPU the probes start at one longest row: each costs a real step there."""
+        on_gpu = torch.cuda.is_available()
+        emit("stage", message="finding the largest token budget that fits "
+                              + ("the GPU's free memory" if on_gpu else "in half of the free RAM"))
         settings = self.fast_path.settings
         longest = max(lengths)
         ceiling = self._budget_ceiling(lengths)
@@ -218,16 +228,18 @@ class FastSFTTrainer(SFTTrainer):
         limit = memory_limit_bytes(
             settings.memory_fraction, settings.memory_limit_gib, trainable * OPTIMIZER_BYTES_PER_TRAINABLE
         )
-        smallest = min(ceiling, max(2 * longest, 1024))
+        smallest = min(ceiling, max(2 * longest, 1024) if on_gpu else longest)
+        probe = probe_peak if on_gpu else probe_peak_rss
 
         def step(budget: int) -> None:
             self._probe_step(budget, longest)
 
         def fit() -> BudgetChoice | None:
-            return fit_token_budget(step, limit_bytes=limit, smallest=smallest, largest=ceiling)
+            return fit_token_budget(step, limit_bytes=limit, smallest=smallest, largest=ceiling, probe=probe)
 
         path = self.fast_path
         if path.checkpointing is None:  # auto: off if the ceiling fits without it, else the faster of the two
+            _set_checkpointing(self.model, False)
             choice = fit()
             if choice is None or choice.budget < ceiling:
                 _set_checkpointing(self.model, True)
@@ -245,9 +257,11 @@ class FastSFTTrainer(SFTTrainer):
             if choice is not None:
                 choice.checkpointing = path.checkpointing
         if choice is None:
+            where = "GPU memory" if on_gpu else "half of the free RAM"
             advice = ("set fast.gradient_checkpointing to auto or on" if path.settings.gradient_checkpointing == "off"
-                      else "lower the recipe's max length, use QLoRA, or free the GPU")
-            raise torch.OutOfMemoryError(f"a step of {smallest} tokens does not fit in GPU memory; {advice}")
+                      else "lower the recipe's max length, use QLoRA, or free the GPU" if on_gpu
+                      else "lower the recipe's max length or close other programs")
+            raise torch.OutOfMemoryError(f"a step of {smallest} tokens does not fit in {where}; {advice}")
         self.budget_choice = choice
         return max(choice.budget, longest)
 
@@ -255,6 +269,8 @@ class FastSFTTrainer(SFTTrainer):
         """Times a probe step at a choice's budget with that choice's checkpointing switched on or off."""
 
         def seconds(choice: BudgetChoice) -> float:
+            if choice.seconds is not None and not torch.cuda.is_available():
+                return choice.seconds  # the CPU has no kernels to warm up: the probe's own time holds
             _set_checkpointing(self.model, choice.checkpointing)
             return time_step(lambda budget: self._probe_step(budget, row_length, release=False), choice.budget)
 
