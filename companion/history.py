@@ -89,9 +89,41 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         # {language, history?} as JSON: with the cards' positions, what a training row needs to give back the prompt.
         "ALTER TABLE readings ADD COLUMN context TEXT NOT NULL DEFAULT '{}';",
     ),
+    (
+        4,
+        "curation: swipes, edits, ratings",
+        # A reply's row shows the chosen alternative (so everything that reads `content` reads what was chosen);
+        # `alternatives` keeps every reply a /retry produced, `original` what an edited reply first said.
+        """
+        ALTER TABLE messages ADD COLUMN original TEXT;
+        ALTER TABLE messages ADD COLUMN rating INTEGER CHECK (rating IS NULL OR rating BETWEEN 1 AND 5);
+        ALTER TABLE messages ADD COLUMN chosen INTEGER;
+        ALTER TABLE chats ADD COLUMN rating INTEGER CHECK (rating IS NULL OR rating BETWEEN 1 AND 5);
+        CREATE TABLE alternatives (
+            message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+            number     INTEGER NOT NULL,
+            content    TEXT    NOT NULL,
+            reasoning  TEXT    NOT NULL DEFAULT '',
+            original   TEXT,
+            rating     INTEGER CHECK (rating IS NULL OR rating BETWEEN 1 AND 5),
+            stats      TEXT    NOT NULL DEFAULT '{}',
+            created    REAL    NOT NULL,
+            PRIMARY KEY (message_id, number)
+        );
+        """,
+    ),
 ]
 
 STAT_COLUMNS = ("prompt_tokens", "completion_tokens", "ttft_s", "tokens_per_s", "total_s", "finish_reason")
+RATINGS = range(1, 6)
+# What a reply's row takes over from the alternative chosen (the stat columns besides).
+MIRRORED = ("content", "reasoning", "original", "rating")
+
+
+def check_rating(rating) -> int:
+    if isinstance(rating, bool) or not isinstance(rating, int) or rating not in RATINGS:
+        raise UserError(f"a rating is a whole number from {RATINGS.start} to {RATINGS.stop - 1}, got {rating!r}")
+    return rating
 
 
 @dataclass
@@ -106,6 +138,7 @@ class ChatRecord:
     created: float
     updated: float
     message_count: int = 0
+    rating: int | None = None
 
 
 @dataclass
@@ -118,9 +151,24 @@ class StoredMessage:
     reasoning: str = ""
     created: float = 0.0
     stats: dict = field(default_factory=dict)
+    original: str | None = None  # what an edited reply first said
+    rating: int | None = None
+    chosen: int | None = None  # the number of the alternative shown, when /retry made several
 
     def as_chat_message(self) -> dict:
         return {"role": self.role, "content": self.content}
+
+
+@dataclass
+class Alternative:
+    """One of the replies /retry produced at one place in a chat (numbered from 0, oldest first)."""
+
+    number: int
+    content: str
+    reasoning: str = ""
+    original: str | None = None
+    rating: int | None = None
+    stats: dict = field(default_factory=dict)
 
 
 def latest_version() -> int:
@@ -293,8 +341,8 @@ class HistoryStore:
         return [_chat_record(r) for r in self._read(sql)]
 
     def update_chat(self, chat_id: int, **fields) -> None:
-        """Change title, persona, model, system_prompt, settings or kept."""
-        allowed = {"title", "persona", "model", "system_prompt", "settings", "kept"}
+        """Change title, persona, model, system_prompt, settings, kept or rating."""
+        allowed = {"title", "persona", "model", "system_prompt", "settings", "kept", "rating"}
         unknown = set(fields) - allowed
         if unknown:
             raise ValueError(f"not chat fields: {sorted(unknown)}")
@@ -302,6 +350,8 @@ class HistoryStore:
             fields["settings"] = json.dumps(fields["settings"], ensure_ascii=False)
         if "kept" in fields:
             fields["kept"] = int(bool(fields["kept"]))
+        if fields.get("rating") is not None:
+            check_rating(fields["rating"])
         assignments = ", ".join(f"{name} = ?" for name in fields)
         with self._transaction() as db:
             db.execute(
@@ -343,6 +393,62 @@ class HistoryStore:
             db.execute("DELETE FROM messages WHERE chat_id = ? AND position >= ?", (chat_id, position))
             db.execute("UPDATE chats SET updated = ? WHERE id = ?", (time.time(), chat_id))
 
+    # -- curation: alternatives, edits, ratings -----------------------------------------------------
+
+    def message(self, message_id: int) -> StoredMessage:
+        rows = self._read("SELECT * FROM messages WHERE id = ?", (message_id,))
+        if not rows:
+            raise UserError(f"no message with id {message_id} in the history")
+        return _stored_message(rows[0])
+
+    def alternatives(self, message_id: int) -> list[Alternative]:
+        """Every reply /retry produced at this message's place (empty when there was only one)."""
+        rows = self._read("SELECT * FROM alternatives WHERE message_id = ? ORDER BY number", (message_id,))
+        return [_alternative(r) for r in rows]
+
+    def add_alternative(self, message_id: int, content: str, reasoning: str = "", stats: dict | None = None) -> int:
+        """Keep another reply at this message's place and show it; the earlier ones stay. Returns its number."""
+        self.message(message_id)
+        with self._transaction() as db:
+            count = db.execute("SELECT COUNT(*) FROM alternatives WHERE message_id = ?", (message_id,)).fetchone()[0]
+            if count == 0:  # the reply shown so far becomes alternative 0
+                row = db.execute("SELECT * FROM messages WHERE id = ?", (message_id,)).fetchone()
+                _insert_alternative(db, message_id, 0, row["content"], row["reasoning"], row["original"],
+                                    row["rating"], {k: row[k] for k in STAT_COLUMNS if row[k] is not None})
+                count = 1
+            _insert_alternative(db, message_id, count, content, reasoning, None, None, stats or {})
+            _show_alternative(db, message_id, count)
+        return count
+
+    def choose_alternative(self, message_id: int, number: int) -> StoredMessage:
+        """Show (and so choose) alternative `number` at this message's place."""
+        count = len(self.alternatives(message_id))
+        if not 0 <= number < count:
+            raise UserError(f"message {message_id} has {count} alternative(s); there is no number {number}")
+        with self._transaction() as db:
+            _show_alternative(db, message_id, number)
+        return self.message(message_id)
+
+    def edit_message(self, message_id: int, content: str) -> StoredMessage:
+        """Change what a message says; the first text it had is kept as its original."""
+        if not content.strip():
+            raise UserError("the edited text is empty; a reply needs some text")
+        self._update_shown(message_id, "original = COALESCE(original, content), content = ?", (content,))
+        return self.message(message_id)
+
+    def rate_message(self, message_id: int, rating: int) -> StoredMessage:
+        check_rating(rating)
+        self._update_shown(message_id, "rating = ?", (rating,))
+        return self.message(message_id)
+
+    def _update_shown(self, message_id: int, assignments: str, params: tuple) -> None:
+        """Change a message and, when it shows one of several alternatives, that alternative too."""
+        self.message(message_id)
+        with self._transaction() as db:
+            db.execute(f"UPDATE messages SET {assignments} WHERE id = ?", (*params, message_id))
+            db.execute(f"UPDATE alternatives SET {assignments} WHERE message_id = ?"
+                       " AND number = (SELECT chosen FROM messages WHERE id = ?)", (*params, message_id, message_id))
+
     def close(self) -> None:
         with self._lock:
             self._db.close()
@@ -358,6 +464,28 @@ def _statements(script: str) -> list[str]:
     return [s.strip() for s in script.split(";") if s.strip()]
 
 
+def _insert_alternative(db, message_id: int, number: int, content: str, reasoning: str, original, rating,
+                        stats: dict) -> None:
+    db.execute(
+        "INSERT INTO alternatives (message_id, number, content, reasoning, original, rating, stats, created)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (message_id, number, content, reasoning, original, rating, json.dumps(stats, ensure_ascii=False), time.time()),
+    )
+
+
+def _show_alternative(db, message_id: int, number: int) -> None:
+    row = db.execute("SELECT * FROM alternatives WHERE message_id = ? AND number = ?", (message_id, number)).fetchone()
+    stats = json.loads(row["stats"] or "{}")
+    columns = (*MIRRORED, *STAT_COLUMNS, "chosen")
+    values = (*(row[c] for c in MIRRORED), *(stats.get(c) for c in STAT_COLUMNS), number)
+    db.execute(f"UPDATE messages SET {', '.join(f'{c} = ?' for c in columns)} WHERE id = ?", (*values, message_id))
+
+
+def _alternative(row: sqlite3.Row) -> Alternative:
+    return Alternative(row["number"], row["content"], row["reasoning"], row["original"], row["rating"],
+                       json.loads(row["stats"] or "{}"))
+
+
 def _chat_record(row: sqlite3.Row) -> ChatRecord:
     return ChatRecord(
         id=row["id"],
@@ -370,6 +498,7 @@ def _chat_record(row: sqlite3.Row) -> ChatRecord:
         created=row["created"],
         updated=row["updated"],
         message_count=row["message_count"],
+        rating=row["rating"],
     )
 
 
@@ -383,4 +512,7 @@ def _stored_message(row: sqlite3.Row) -> StoredMessage:
         reasoning=row["reasoning"],
         created=row["created"],
         stats={k: row[k] for k in STAT_COLUMNS if row[k] is not None},
+        original=row["original"],
+        rating=row["rating"],
+        chosen=row["chosen"],
     )

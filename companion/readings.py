@@ -16,9 +16,7 @@ from pathlib import Path
 
 from hearth.errors import UserError
 
-from companion.history import HistoryStore
-
-RATINGS = range(1, 6)
+from companion.history import HistoryStore, check_rating
 
 
 @dataclass
@@ -38,12 +36,6 @@ class Reading:
     notes: str = ""
 
     context: dict = field(default_factory=dict)  # the prompt's context: {language, history?}
-
-
-def check_rating(rating) -> int:
-    if isinstance(rating, bool) or not isinstance(rating, int) or rating not in RATINGS:
-        raise UserError(f"a rating is a whole number from {RATINGS.start} to {RATINGS.stop - 1}, got {rating!r}")
-    return rating
 
 
 class ReadingStore:

@@ -2,8 +2,13 @@
 that fits the prompt into the context, and the history that remembers it.
 
 Writes follow the turn: the user's message is stored when it is sent, the reply when it completes
-(a cancelled reply is stored with what was said so far; an empty one is not stored). `/retry`
-replaces the last reply, `/undo` takes back the last exchange, `/new` starts a fresh chat.
+(a cancelled reply is stored with what was said so far; an empty one is not stored). `/undo` takes
+back the last exchange, `/new` starts a fresh chat.
+
+Curation, what `hearth history export-preferences` learns from: `retry` keeps the earlier replies as
+alternatives and shows the new one, `swipe` steps between them (the one shown is the one chosen),
+`edit_last` changes the companion's last reply (its first text is kept), `rate_last` and `rate_chat`
+rate 1–5, `keep` marks the chat kept (or not).
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from hearth.errors import UserError
 
 from companion.budget import ContextBudget, FittedPrompt, PromptParts
 from companion.engine import CANCELLED, Engine, Reply, ReplyStream
-from companion.history import HistoryStore
+from companion.history import Alternative, HistoryStore, check_rating
 from companion.reasoning import Chunk
 
 # How many recent messages a lorebook scans for its keys.
@@ -30,6 +35,19 @@ class Turn:
     reasoning: str = ""
     position: int | None = None  # in the stored chat
     stats: dict = field(default_factory=dict)
+    message_id: int | None = None
+    original: str | None = None  # what an edited reply first said
+    rating: int | None = None
+    alternatives: list[Alternative] = field(default_factory=list)  # the replies /retry made here, when several
+    chosen: int | None = None  # which of them is shown
+
+    def show(self, number: int) -> None:
+        alternative = self.alternatives[number]
+        self.content, self.reasoning, self.stats = alternative.content, alternative.reasoning, alternative.stats
+        self.original, self.rating, self.chosen = alternative.original, alternative.rating, number
+
+    def shown(self) -> Alternative | None:
+        return self.alternatives[self.chosen] if self.chosen is not None else None
 
     def as_chat_message(self) -> dict:
         return {"role": self.role, "content": self.content}
@@ -38,10 +56,11 @@ class Turn:
 class TurnStream:
     """A reply being generated for the session: iterate for chunks; `reply` and `fitted` afterwards."""
 
-    def __init__(self, stream: ReplyStream, fitted: FittedPrompt, on_done: Callable[[Reply], None]):
+    def __init__(self, stream: ReplyStream, fitted: FittedPrompt, on_done: Callable[[Reply], None], after: int):
         self._stream = stream
         self.fitted = fitted
         self._on_done = on_done
+        self.after = after  # how many of the session's turns the reply follows (a retry: all but the last reply)
 
     @property
     def reply(self) -> Reply | None:
@@ -106,7 +125,9 @@ class ChatSession:
         session = cls(engine, store, persona=persona, persona_name=record.persona, user_name=user_name,
                       chat_id=chat_id, system_prompt=record.system_prompt)
         session.turns = [
-            Turn(m.role, m.content, m.reasoning, m.position, m.stats) for m in store.messages(chat_id)
+            Turn(m.role, m.content, m.reasoning, m.position, m.stats, m.id, m.original, m.rating,
+                 store.alternatives(m.id) if m.chosen is not None else [], m.chosen)
+            for m in store.messages(chat_id)
         ]
         return session
 
@@ -145,12 +166,49 @@ class ChatSession:
         return self._reply(cancel)
 
     def retry(self, cancel: threading.Event | None = None) -> TurnStream:
-        """Replace the last reply with a new one."""
+        """Another reply to the last message; the earlier replies stay as alternatives (see `swipe`)."""
         if self.turns and self.turns[-1].role == "assistant" and self._has_user_turn():
-            self._drop_from(len(self.turns) - 1)
+            return self._reply(cancel, self.turns[:-1], self._save_alternative)
         if not self.turns or self.turns[-1].role != "user":
             raise UserError("nothing to retry yet: send a message first")
         return self._reply(cancel)
+
+    def swipe(self, step: int) -> Turn:
+        """Show the next (step 1) or previous (-1) alternative of the last reply, round the end; it is the chosen one."""
+        turn = self.turns[-1] if self.turns else None
+        if turn is None or turn.role != "assistant" or len(turn.alternatives) < 2:
+            raise UserError("the last reply has no alternatives yet; /retry makes one")
+        number = (turn.chosen + step) % len(turn.alternatives)
+        if self.store is not None:
+            self.store.choose_alternative(turn.message_id, number)
+        turn.show(number)
+        return turn
+
+    def edit_last(self, text: str) -> Turn:
+        """Change what the companion last said; the text it first had is kept as the original."""
+        text = text.strip()
+        if not text:
+            raise UserError("the edited reply is empty; type the text the reply should have")
+        turn = self._last_reply("edit")
+        if self.store is not None:
+            self.store.edit_message(turn.message_id, text)
+        for target in filter(None, (turn, turn.shown())):
+            target.original = target.original if target.original is not None else target.content
+            target.content = text
+        return turn
+
+    def rate_last(self, rating: int) -> Turn:
+        check_rating(rating)
+        turn = self._last_reply("rate")
+        if self.store is not None:
+            self.store.rate_message(turn.message_id, rating)
+        for target in filter(None, (turn, turn.shown())):
+            target.rating = rating
+        return turn
+
+    def rate_chat(self, rating: int) -> None:
+        check_rating(rating)
+        self._require_store("rated").update_chat(self.chat_id, rating=rating)
 
     def undo(self) -> int:
         """Take back the last user message and its reply; returns how many messages were removed."""
@@ -161,19 +219,19 @@ class ChatSession:
                 return removed
         raise UserError("nothing to undo: no message of yours in this chat")
 
-    def keep(self, title: str = "") -> None:
-        """Mark this chat as one to learn from (`hearth history export-dataset`)."""
-        if self.store is None:
-            raise UserError("this chat is not being stored, so it cannot be kept")
-        fields = {"kept": True, **({"title": title} if title else {})}
-        self.store.update_chat(self.chat_id, **fields)
+    def keep(self, title: str = "", kept: bool = True) -> None:
+        """Mark this chat as one to learn from (`hearth history export-dataset`), or no longer."""
+        fields = {"kept": kept, **({"title": title} if title else {})}
+        self._require_store("kept").update_chat(self.chat_id, **fields)
 
-    def prompt_parts(self) -> PromptParts:
+    def prompt_parts(self, turns: list[Turn] | None = None) -> PromptParts:
+        """The prompt's parts for a reply after `turns` (default: the whole chat)."""
         persona = self.persona
-        history = [t.as_chat_message() for t in self.turns]
+        turns = self.turns if turns is None else turns
+        history = [t.as_chat_message() for t in turns]
         note_parts: list[str] = []
         if persona is not None:
-            recent = [t.content for t in self.turns[-LORE_SCAN_MESSAGES:]]
+            recent = [t.content for t in turns[-LORE_SCAN_MESSAGES:]]
             note_parts += list(persona.lore_for(recent))
             if persona.post_history:
                 note_parts.append(persona.post_history)
@@ -189,21 +247,49 @@ class ChatSession:
     def _has_user_turn(self) -> bool:
         return any(t.role == "user" for t in self.turns)
 
-    def _reply(self, cancel: threading.Event | None) -> TurnStream:
-        fitted = self.budget.fit(self.prompt_parts())
+    def _require_store(self, what: str) -> HistoryStore:
+        if self.store is None:
+            raise UserError(f"this chat is not being stored, so it cannot be {what}")
+        return self.store
+
+    def _last_reply(self, verb: str) -> Turn:
+        turn = next((t for t in reversed(self.turns) if t.role == "assistant"), None)
+        if turn is None:
+            raise UserError(f"no reply to {verb} yet: the companion has not said anything in this chat")
+        return turn
+
+    def _reply(self, cancel: threading.Event | None, turns: list[Turn] | None = None,
+               on_done: Callable[[Reply], None] | None = None) -> TurnStream:
+        fitted = self.budget.fit(self.prompt_parts(turns))
         self.last_fitted = fitted
         stream = self.engine.stream(fitted.messages, cancel=cancel)
-        return TurnStream(stream, fitted, self._save_reply)
+        return TurnStream(stream, fitted, on_done or self._save_reply, len(self.turns if turns is None else turns))
+
+    @staticmethod
+    def _said_nothing(reply: Reply) -> bool:
+        return not reply.text and not reply.reasoning and reply.finish_reason == CANCELLED
 
     def _save_reply(self, reply: Reply) -> None:
-        if not reply.text and not reply.reasoning and reply.finish_reason == CANCELLED:
+        if self._said_nothing(reply):
             return  # nothing was said; the user's message waits for /retry
         self._append(Turn("assistant", reply.text, reply.reasoning, stats=reply.stats()))
+
+    def _save_alternative(self, reply: Reply) -> None:
+        if self._said_nothing(reply):
+            return  # the reply shown stays as it was
+        turn = self.turns[-1]
+        if not turn.alternatives:
+            turn.alternatives = [Alternative(0, turn.content, turn.reasoning, turn.original, turn.rating, turn.stats)]
+        number = len(turn.alternatives)
+        turn.alternatives.append(Alternative(number, reply.text, reply.reasoning, stats=reply.stats()))
+        if self.store is not None:
+            self.store.add_alternative(turn.message_id, reply.text, reply.reasoning, reply.stats())
+        turn.show(number)
 
     def _append(self, turn: Turn) -> None:
         if self.store is not None:
             stored = self.store.add_message(self.chat_id, turn.role, turn.content, turn.reasoning, turn.stats)
-            turn.position = stored.position
+            turn.position, turn.message_id = stored.position, stored.id
         self.turns.append(turn)
 
     def _drop_from(self, index: int) -> None:

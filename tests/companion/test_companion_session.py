@@ -48,7 +48,7 @@ def test_reply_is_stored_with_reasoning_and_stats(scripted_gguf, engine_factory,
     assert assistant.stats["ttft_s"] > 0
 
 
-def test_retry_replaces_the_last_reply_and_undo_takes_back_the_exchange(scripted_gguf, engine_factory, store):
+def test_retry_shows_a_new_reply_and_undo_takes_back_the_exchange(scripted_gguf, engine_factory, store):
     session = ChatSession(engine_factory(scripted_gguf), store)
     session.send("一").consume()
     session.send("二").consume()

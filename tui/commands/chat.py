@@ -1,8 +1,10 @@
 """`hearth chat`: a plain terminal chat, also for scripts (`echo 你好 | hearth chat …` prints one
 reply). The stored conversations are `hearth history` (tui/commands/history.py).
 
-In the chat: `/retry` a new reply, `/undo` take back your last message, `/new` a fresh chat,
-`/persona NAME` talk to someone else, `/save [TITLE]` keep the chat for training, `/quit`.
+In the chat: `/retry` a new reply (the earlier ones stay: `/prev` `/next` step between them, the one
+shown is the one chosen), `/edit` the companion's last reply, `/rate N` it (or `/rate chat N`), `/undo`
+take back your last message, `/new` a fresh chat, `/persona NAME` talk to someone else, `/keep [TITLE]`
+(or `/save`) keep the chat for training, `/unkeep`, `/quit`. The session (companion/session.py) does each.
 Ctrl-C while a reply streams stops that reply; at the prompt it ends the chat.
 """
 
@@ -80,11 +82,14 @@ class ChatRepl:
     show_thinking: bool = True
 
     HELP = (
-        "/retry  a new reply to your last message\n"
+        "/retry  another reply to your last message (the earlier ones stay as alternatives)\n"
+        "/prev /next (or /swipe [prev])  show the previous or next alternative; the one shown is chosen\n"
+        "/edit [TEXT]  change the companion's last reply (asks for the text when none is given)\n"
+        "/rate N       rate the last reply 1-5; /rate chat N rates the whole chat\n"
         "/undo   take back your last message and its reply\n"
         "/new    start a fresh chat\n"
         "/persona [NAME]  talk to another persona (a new chat)\n"
-        "/save [TITLE]    keep this chat for training (hearth history export-dataset)\n"
+        "/keep [TITLE] (or /save)  keep this chat for training (hearth history export-dataset); /unkeep\n"
         "/quit   leave (Ctrl-D works too)"
     )
 
@@ -147,6 +152,44 @@ class ChatRepl:
 
     def _retry(self, _rest: str) -> None:
         self.reply(lambda cancel: self.session.retry(cancel=cancel))
+        self._show_alternative_count(self.session.turns[-1])
+
+    def _show_alternative_count(self, turn) -> None:
+        if len(turn.alternatives) > 1:
+            self.console.print(Text(f"reply {turn.chosen + 1} of {len(turn.alternatives)} · /prev /next", style="dim"))
+
+    def _swipe(self, rest: str) -> None:
+        steps = {"": 1, "next": 1, "prev": -1, "previous": -1}
+        if rest.lower() not in steps:
+            raise UserError(f"/swipe takes next or prev, not '{rest}'")
+        turn = self.session.swipe(steps[rest.lower()])
+        self.show_turns([turn])
+        self._show_alternative_count(turn)
+
+    def _prev(self, _rest: str) -> None:
+        self._swipe("prev")
+
+    def _next(self, _rest: str) -> None:
+        self._swipe("next")
+
+    def _edit(self, rest: str) -> None:
+        text = rest or self.read_line("new text › ")
+        turn = self.session.edit_last(text)
+        self.console.print(Text("edited; the first text is kept", style="dim"))
+        self.show_turns([turn])
+
+    def _rate(self, rest: str) -> None:
+        words = rest.split()
+        whole_chat = bool(words) and words[0].lower() == "chat"
+        number = words[1:] if whole_chat else words
+        if len(number) != 1 or not number[0].isdigit():
+            raise UserError("/rate takes a number from 1 to 5 (/rate chat N rates the whole chat)")
+        if whole_chat:
+            self.session.rate_chat(int(number[0]))
+            self.console.print(Text(f"rated chat #{self.session.chat_id} {number[0]}/5", style="dim"))
+        else:
+            self.session.rate_last(int(number[0]))
+            self.console.print(Text(f"rated the last reply {number[0]}/5", style="dim"))
 
     def _undo(self, _rest: str) -> None:
         removed = self.session.undo()
@@ -172,6 +215,10 @@ class ChatRepl:
             Text(f"kept chat #{self.session.chat_id} for training (`hearth history export-dataset`)", style="dim")
         )
 
+    def _unkeep(self, _rest: str) -> None:
+        self.session.keep(kept=False)
+        self.console.print(Text(f"chat #{self.session.chat_id} is no longer kept", style="dim"))
+
     def _help(self, _rest: str) -> None:
         self.console.print(self.HELP)
 
@@ -184,6 +231,13 @@ class ChatRepl:
         "/new": _new,
         "/persona": _persona,
         "/save": _save,
+        "/keep": _save,
+        "/unkeep": _unkeep,
+        "/swipe": _swipe,
+        "/prev": _prev,
+        "/next": _next,
+        "/edit": _edit,
+        "/rate": _rate,
         "/help": _help,
         "/quit": _quit,
         "/exit": _quit,
