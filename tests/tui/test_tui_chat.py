@@ -45,6 +45,9 @@ async def test_chat_streams_a_reply_and_stores_it(tiny_gguf):
     app = _app(max_reply_tokens=16)
     async with app.run_test(size=(100, 30)) as pilot:
         screen = await _open_chat(pilot, app)
+        before = str(screen.query_one("#chat-status").render())
+        greeting_prompt = screen.session.budget.fit(screen.session.prompt_parts()).prompt_tokens
+        assert before.startswith(f"context {greeting_prompt}/4096 · chat #"), before  # no reply yet: no speed
         greeting = _bubbles(screen)
         assert [b.role for b in greeting] == ["assistant"] and greeting[0].content  # 林栀 speaks first
         assert greeting[0].speaker == "林栀"
@@ -56,6 +59,9 @@ async def test_chat_streams_a_reply_and_stores_it(tiny_gguf):
         stats_shown = str(reply.query_one(".stats").render())
         assert "tok/s" in stats_shown and "first token" in stats_shown and "cut at the length limit" in stats_shown
         assert reply.body.source == reply.content  # the streamed Markdown ended as the stored text
+        status = str(screen.query_one("#chat-status").render())
+        used = reply.stats["prompt_tokens"] + reply.stats["completion_tokens"]
+        assert status.startswith(f"context {used}/4096 · {reply.stats['tokens_per_s']:.1f} tok/s"), status
         chat_id = screen.session.chat_id
     with HistoryStore(history_db()) as store:
         stored = store.messages(chat_id)
@@ -180,3 +186,39 @@ async def test_reasoning_streams_into_a_folding_block_above_the_answer():
         await bubble.finish(reply)
         assert bubble.key == ("assistant", "你好呀", "先想一想") and bubble.body.source == "你好呀"
         assert str(bubble.query_one(".stats").render()) == "6 tokens · 80.0 tok/s · first token 0.05s"
+
+
+async def test_replies_render_markdown_with_actions_in_italics():
+    """Roleplay cards write actions as *…*: the bubble shows them in italics, also while streaming."""
+    from textual.app import App
+    from textual.widgets._markdown import MarkdownParagraph
+
+    from companion.engine import Reply
+
+    class OneBubble(App):
+        CSS_PATH = str(Path(tui.app.__file__).with_name(HearthApp.CSS_PATH))
+
+        def compose(self):
+            yield MessageBubble("assistant", "林栀")
+
+    def styled(bubble, style: str) -> list[str]:
+        found = []
+        for paragraph in bubble.body.query(MarkdownParagraph):
+            content = paragraph._content
+            found += [content.plain[span.start:span.end] for span in content.spans if span.style == style]
+        return found
+
+    app = OneBubble()
+    async with app.run_test(size=(80, 24)) as pilot:
+        bubble = app.query_one(MessageBubble)
+        for piece in ["*放下", "茶杯，", "笑了笑* 你来", "啦。**真的**"]:
+            await bubble.add(piece, "answer")
+        await wait_for(pilot, lambda: styled(bubble, ".em") == ["放下茶杯，笑了笑"], what="the streamed italics")
+        text = "*放下茶杯，笑了笑* 你来啦。**真的**"
+        reply = Reply(text=text, reasoning="", finish_reason="stop", prompt_tokens=10, reused_tokens=0,
+                      completion_tokens=12, ttft_s=0.05, tokens_per_s=80.0, total_s=0.2)
+        await bubble.finish(reply)
+        await pilot.pause()
+        assert styled(bubble, ".em") == ["放下茶杯，笑了笑"] and styled(bubble, ".strong") == ["真的"]
+        shown = "".join(p._content.plain for p in bubble.body.query(MarkdownParagraph))
+        assert "*" not in shown and shown == "放下茶杯，笑了笑 你来啦。真的"

@@ -50,6 +50,18 @@ def batched(chunks: Iterable[Chunk], interval: float = FLUSH_INTERVAL_S) -> Iter
         yield Chunk("".join(pending), kind)
 
 
+def context_use(session) -> tuple[int, float | None]:
+    """(tokens of the context the conversation fills, the last reply's tokens/s). A reply's stored stats
+    say both exactly (its prompt plus what it wrote); before any reply the prompt is counted as it would go."""
+    for turn in reversed(session.turns):
+        if turn.stats and turn.stats.get("prompt_tokens") is not None:
+            return turn.stats["prompt_tokens"] + turn.stats.get("completion_tokens", 0), turn.stats.get("tokens_per_s")
+    parts = session.prompt_parts()
+    if parts.history:
+        return session.budget.fit(parts).prompt_tokens, None
+    return (session.engine.count_prompt([{"role": "system", "content": parts.system}]) if parts.system else 0), None
+
+
 def open_chat_session(engine, store, persona: str, resume: int | None, user_name: str | None):
     """A new chat with `persona` (a personas.library name; NO_PERSONA for none), or chat `resume`
     continued — with its persona's current card when that persona is still installed. The card is the
@@ -206,8 +218,11 @@ class ChatScreen(Screen):
     def _show_session_status(self) -> None:
         s = self.session
         chat = f"chat #{s.chat_id}" if s.chat_id is not None else "not recorded"
-        self.status(f"{Path(str(s.engine.settings.model_path)).name} · {s.persona_name or 'no persona'} · {chat} · "
-                    f"{s.engine.n_ctx}-token context")
+        used, speed = context_use(s)
+        speed_part = f" · {speed:.1f} tok/s" if speed else ""
+        # the numbers first: at 80 columns the model's file name (also in the selector above) is what gets cut
+        self.status(f"context {used}/{s.engine.n_ctx}{speed_part} · {chat} · {s.persona_name or 'no persona'} · "
+                    f"{Path(str(s.engine.settings.model_path)).name}")
 
     async def on_session_failed(self, message: SessionFailed) -> None:
         if message.choice != self._opened:
