@@ -27,24 +27,41 @@ class ExportSummary:
     turns: int = 0
 
 
-def training_messages(system_prompt: str, stored: list[StoredMessage]) -> list[dict]:
+def trains(message: StoredMessage) -> bool:
+    """Whether a stored message is part of what training sees (a cancelled reply or an empty one is not)."""
+    if message.role not in ("user", "assistant") or not message.content.strip():
+        return False
+    return not (message.role == "assistant" and message.stats.get("finish_reason") == CANCELLED)
+
+
+def _turns(stored: list[StoredMessage]) -> list[dict]:
     turns: list[dict] = []
-    for message in stored:
-        if message.role not in ("user", "assistant") or not message.content.strip():
-            continue
-        if message.role == "assistant" and message.stats.get("finish_reason") == CANCELLED:
-            continue
+    for message in filter(trains, stored):
         if not turns and message.role == "assistant":
             continue  # the greeting: training conversations start with the user
         if turns and turns[-1]["role"] == message.role:
             turns[-1]["content"] += "\n" + message.content
         else:
             turns.append({"role": message.role, "content": message.content})
+    return turns
+
+
+def _with_system(system_prompt: str, turns: list[dict]) -> list[dict]:
+    return ([{"role": "system", "content": system_prompt}] if system_prompt.strip() else []) + turns
+
+
+def training_messages(system_prompt: str, stored: list[StoredMessage]) -> list[dict]:
+    turns = _turns(stored)
     if turns and turns[-1]["role"] == "user":
         turns.pop()
-    if not turns:
-        return []
-    return ([{"role": "system", "content": system_prompt}] if system_prompt.strip() else []) + turns
+    return _with_system(system_prompt, turns) if turns else []
+
+
+def prompt_messages(system_prompt: str, before: list[StoredMessage]) -> list[dict]:
+    """The prompt a reply after the messages `before` trains on: the same rendering as `training_messages`
+    (so the same as that chat's SFT row up to the reply), ending on the user's turn; [] when it does not."""
+    turns = _turns(before)
+    return _with_system(system_prompt, turns) if turns and turns[-1]["role"] == "user" else []
 
 
 def export_dataset(store: HistoryStore, out_path: str | os.PathLike, chat_ids: list[int] | None = None) -> ExportSummary:

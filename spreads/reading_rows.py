@@ -71,6 +71,20 @@ def with_positions(row: dict, book=None) -> dict:
     return {**ordered, "cards": cards, "positions": positions, **({"reading": row["reading"]} if "reading" in row else {})}
 
 
+def rated_reading_rows(store) -> list[dict]:
+    """Rated readings as unpaired preference rows (companion.preferences): the prompt the reading's training
+    row gives (tuner.formats.from_tarot, so the same as SFT and a live reading), the reading, its rating's label."""
+    from companion.preferences import unpaired_row
+    from tuner.formats import from_tarot
+
+    rows = []
+    for reading in store.list(min_rating=1, oldest_first=True):
+        messages = from_tarot(training_row(reading)) if reading.reading.strip() else []
+        row = unpaired_row(messages[:-1], reading.reading, reading.rating) if messages else None
+        rows += [row] if row else []
+    return rows
+
+
 @dataclass
 class ExportSummary:
     written: list[int] = field(default_factory=list)  # reading ids, oldest first

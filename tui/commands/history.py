@@ -1,4 +1,5 @@
-"""`hearth history chats|export-dataset`: the stored conversations, and turning kept ones into training data."""
+"""`hearth history chats|export-dataset|export-preferences`: the stored conversations, and turning kept ones into
+training data — SFT conversations, or what was chosen, edited and rated as preference data."""
 
 from __future__ import annotations
 
@@ -77,6 +78,26 @@ def export_dataset_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def export_preferences_command(args: argparse.Namespace) -> int:
+    from companion.history import HistoryStore
+    from companion.preferences import collect, write_rows
+    from companion.readings import ReadingStore
+    from spreads.reading_rows import rated_reading_rows
+
+    unpaired_out = args.kto or str(Path(args.out).with_suffix("")) + ".kto.jsonl"
+    with HistoryStore() as store:
+        rows = collect(store, _chat_ids(args.chats), kept_only=args.kept)
+        readings = [] if args.no_readings else rated_reading_rows(ReadingStore(store))
+        rows.unpaired += readings
+        write_rows(rows, args.out, unpaired_out)
+    console = make_console()
+    console.print(f"{len(rows.pairs)} pair(s) (chosen over rejected) from {len(set(rows.chats))} chat(s)"
+                  + (f" to {args.out}" if rows.pairs else "; none, so nothing written to " + args.out))
+    console.print(f"{len(rows.unpaired)} rated row(s) (KTO; {len(readings)} from readings)"
+                  + (f" to {unpaired_out}" if rows.unpaired else "; none, so nothing written to " + unpaired_out))
+    return 0
+
+
 def register(subparsers) -> None:
     history = subparsers.add_parser("history", help="stored chats, and turning them into training data")
     sub = history.add_subparsers(dest="history_command", required=True)
@@ -89,3 +110,16 @@ def register(subparsers) -> None:
     export.add_argument("--chats", help="chat ids, comma-separated (default: every kept chat)")
     export.add_argument("out", help="the .jsonl file to write")
     export.set_defaults(func=export_dataset_command)
+    prefs = sub.add_parser(
+        "export-preferences",
+        help="write what you chose, edited and rated as TRL preference pairs (OUT) and KTO rows (--kto)",
+        description="Pairs (an edited reply over its original, the chosen alternative over the others) go to OUT in "
+                    "TRL's preference format {prompt, chosen, rejected}; rated replies and readings (4-5 desirable, "
+                    "1-2 not) go to --kto (default: OUT's name with .kto.jsonl) in TRL's KTO format "
+                    "{prompt, completion, label}. Prompts render as `export-dataset` renders the same chat.")
+    prefs.add_argument("out", help="the .jsonl file of pairs to write")
+    prefs.add_argument("--kto", metavar="FILE", help="where the unpaired (KTO) rows go")
+    prefs.add_argument("--chats", help="chat ids, comma-separated (default: every chat)")
+    prefs.add_argument("--kept", action="store_true", help="only chats kept with /keep")
+    prefs.add_argument("--no-readings", action="store_true", help="leave rated tarot readings out")
+    prefs.set_defaults(func=export_preferences_command)
