@@ -309,12 +309,53 @@ def from_tarot(row: dict) -> list[dict]:
     return validate_messages(_with_system(row, [{"role": "user", "content": prompt}, {"role": "assistant", "content": _text(row, "reading")}]))
 
 
+def _preference_prompt(row: dict) -> list[dict]:
+    """A preference row's prompt: the conversation before the reply, as chat messages, ending on the user."""
+    prompt = row.get("prompt")
+    if not isinstance(prompt, list) or not prompt:
+        raise RowError("'prompt' must be a non-empty list of messages (the conversation before the reply)")
+    last = prompt[-1].get("role") if isinstance(prompt[-1], dict) else None
+    if last != "user":
+        raise RowError(f"the prompt ends on {last!r}; it must end on the user's turn the reply answers")
+    return prompt
+
+
+def _preference_reply(row: dict, key: str) -> dict:
+    """`chosen`, `rejected` or `completion`: one assistant message, in a list as TRL's conversational format has it."""
+    value = row.get(key)
+    if not (isinstance(value, list) and len(value) == 1 and isinstance(value[0], dict)
+            and value[0].get("role") == "assistant"):
+        raise RowError(f"'{key}' must be one assistant message: [{{\"role\": \"assistant\", \"content\": ...}}]")
+    content = value[0].get("content")
+    if not isinstance(content, str) or not content.strip():
+        raise RowError(f"'{key}' has no text")
+    return {"role": "assistant", "content": content}
+
+
+def from_preference(row: dict) -> list[dict]:
+    """TRL's preference pair {prompt, chosen, rejected}; as a conversation it is the prompt and the chosen reply."""
+    prompt = _preference_prompt(row)
+    chosen, rejected = _preference_reply(row, "chosen"), _preference_reply(row, "rejected")
+    if chosen["content"].strip() == rejected["content"].strip():
+        raise RowError("'chosen' and 'rejected' are the same reply, so the pair prefers nothing")
+    validate_messages(prompt + [rejected])
+    return validate_messages(prompt + [chosen])
+
+
+def from_kto(row: dict) -> list[dict]:
+    """TRL's unpaired preference row {prompt, completion, label}: label true for a desirable reply."""
+    if not isinstance(row.get("label"), bool):
+        raise RowError(f"'label' must be true or false, got {row.get('label')!r}")
+    return validate_messages(_preference_prompt(row) + [_preference_reply(row, "completion")])
+
+
 @dataclass(frozen=True)
 class RowFormat:
     name: str
     keys: frozenset[str]  # a row that has all of these is taken to be in this format
     to_messages: Callable[[dict], list[dict]]
     description: str
+    preference: bool = False  # trains with a preference method (DPO, KTO), never as plain SFT
 
 
 FORMATS = (
@@ -322,6 +363,10 @@ FORMATS = (
     RowFormat("sharegpt", frozenset({"conversations"}), from_sharegpt, "ShareGPT: {conversations: [{from: human|gpt, value}, ...]}"),
     RowFormat("alpaca", frozenset({"instruction", "output"}), from_alpaca, "Alpaca: {instruction, input?, output}"),
     RowFormat("tarot", frozenset({"person", "question", "spread", "cards", "reading"}), from_tarot, "tarot reading: {person, question, spread, cards, reading, positions?, history?, language?}"),
+    RowFormat("preference", frozenset({"prompt", "chosen", "rejected"}), from_preference,
+              "preference pair (TRL): {prompt: [messages], chosen: [assistant], rejected: [assistant]}", preference=True),
+    RowFormat("kto", frozenset({"prompt", "completion", "label"}), from_kto,
+              "unpaired preference (TRL KTO): {prompt: [messages], completion: [assistant], label: bool}", preference=True),
 )
 FORMATS_BY_NAME = {f.name: f for f in FORMATS}
 
@@ -330,3 +375,14 @@ def detect_format(row: dict) -> RowFormat | None:
     if not isinstance(row, dict):
         return None
     return next((f for f in FORMATS if f.keys <= row.keys()), None)
+
+
+def refuse_preference_files(formats: dict[str, str]) -> None:
+    """Supervised training learns every reply it is given, so a preference file (whose rejected or undesirable
+    replies must not be learned) is refused for it, naming the file."""
+    from hearth.errors import UserError
+
+    for path, name in formats.items():
+        if name in FORMATS_BY_NAME and FORMATS_BY_NAME[name].preference:
+            raise UserError(f"this is {name} data, for preference training (DPO/KTO), not supervised fine-tuning; "
+                            "train on `messages` rows (hearth history export-dataset)", where=path)

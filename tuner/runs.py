@@ -45,6 +45,7 @@ def checked_recipe(request: RunRequest):
     import torch
 
     from tuner.data import absolute_data_path, load_conversations
+    from tuner.formats import refuse_preference_files
     from tuner.prepare import data_files
     from tuner.recipe import load_recipe
 
@@ -60,7 +61,8 @@ def checked_recipe(request: RunRequest):
         recipe.system_prompt = request.system_prompt
     if recipe.lora.qlora and not torch.cuda.is_available():
         raise UserError("lora.qlora needs a CUDA GPU (bitsandbytes 4-bit); on this machine set lora.qlora: false")
-    load_conversations(data_files(recipe), recipe.data.format)  # bad data fails here, exit 2
+    loaded = load_conversations(data_files(recipe), recipe.data.format)  # bad data fails here, exit 2
+    refuse_preference_files(loaded.formats)
     return recipe
 
 

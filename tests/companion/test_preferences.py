@@ -85,6 +85,10 @@ def test_the_command_writes_pairs_and_kto_rows_with_rated_readings(tmp_path, cap
     assert unpaired[3]["label"] is False and unpaired[3]["completion"][0]["content"] == "差。"
     with HistoryStore() as store:
         assert len(rated_reading_rows(ReadingStore(store))) == 2
+    from tuner.data import load_conversations
+
+    assert load_conversations([out]).formats == {str(out): "preference"}  # what `hearth data check` reads
+    assert load_conversations([tmp_path / "prefs.kto.jsonl"]).formats == {str(tmp_path / "prefs.kto.jsonl"): "kto"}
     kto = tmp_path / "other.jsonl"
     assert main(["history", "export-preferences", str(tmp_path / "p2.jsonl"), "--kto", str(kto), "--no-readings"]) == 0
     assert len(kto.read_text(encoding="utf-8").splitlines()) == 2

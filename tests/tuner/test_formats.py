@@ -120,3 +120,50 @@ def test_bad_files_are_one_clear_error(tmp_path, setup, message):
 def test_unknown_format_name_is_refused(tmp_path):
     with pytest.raises(UserError, match="unknown data format 'csv'"):
         load_conversations([write_jsonl(tmp_path / "d.jsonl", [CASES["alpaca"][0]])], "csv")
+
+
+PROMPT = [{"role": "system", "content": "你是林栀。"}, {"role": "user", "content": "你好"}]
+PAIR = {"prompt": PROMPT, "chosen": [{"role": "assistant", "content": "你好呀，进来坐。"}],
+        "rejected": [{"role": "assistant", "content": "嗯。"}]}
+UNPAIRED = {"prompt": PROMPT, "completion": [{"role": "assistant", "content": "你好呀，进来坐。"}], "label": False}
+
+
+@pytest.mark.parametrize("name, row", [("preference", PAIR), ("kto", UNPAIRED)])
+def test_preference_formats_are_detected_and_measured_on_the_reply_they_keep(tmp_path, name, row):
+    path = write_jsonl(tmp_path / "p.jsonl", [row, row])
+    loaded = load_conversations([path])
+    assert loaded.formats[str(path)] == name and len(loaded.conversations) == 2
+    assert loaded.conversations[0].messages == PROMPT + [{"role": "assistant", "content": "你好呀，进来坐。"}]
+    assert load_conversations([path], name).formats[str(path)] == name
+
+
+@pytest.mark.parametrize("row, reason", [
+    ({**PAIR, "rejected": PAIR["chosen"]}, "preference: 'chosen' and 'rejected' are the same reply"),
+    ({**PAIR, "prompt": []}, "preference: 'prompt' must be a non-empty list"),
+    ({**PAIR, "prompt": PROMPT + PAIR["chosen"]}, "preference: the prompt ends on 'assistant'"),
+    ({**PAIR, "chosen": "你好呀"}, "preference: 'chosen' must be one assistant message"),
+    ({**PAIR, "rejected": [{"role": "assistant", "content": " "}]}, "preference: 'rejected' has no text"),
+    ({**UNPAIRED, "label": 1}, "kto: 'label' must be true or false, got 1"),
+    ({**UNPAIRED, "prompt": [{"role": "assistant", "content": "x"}, {"role": "user", "content": "y"}]},
+     "kto: turn 1 is from assistant"),
+], ids=["identical", "empty-prompt", "prompt-ends-on-reply", "chosen-a-string", "empty-rejected", "label-int",
+        "prompt-order"])
+def test_bad_preference_rows_are_rejected_with_file_line_and_reason(tmp_path, row, reason):
+    good = PAIR if "chosen" in row else UNPAIRED
+    path = write_jsonl(tmp_path / "p.jsonl", [good, row])
+    loaded = load_conversations([path])
+    assert len(loaded.rejected) == 1 and str(loaded.rejected[0]).startswith(f"{path}:2: {reason}")
+
+
+def test_supervised_training_refuses_preference_files(tmp_path):
+    from tuner.formats import refuse_preference_files
+
+    path = write_jsonl(tmp_path / "p.jsonl", [PAIR])
+    refuse_preference_files({"chat.jsonl": "messages"})
+    with pytest.raises(UserError, match="preference training") as caught:
+        refuse_preference_files(load_conversations([path]).formats)
+    assert str(path) in str(caught.value)
+    from tuner.runs import RunRequest, checked_recipe
+
+    with pytest.raises(UserError, match="not supervised fine-tuning"):
+        checked_recipe(RunRequest(data=[str(path)]))  # `hearth train` stops before a run exists
