@@ -174,7 +174,8 @@ class ChatSession:
         return self._reply(cancel)
 
     def swipe(self, step: int) -> Turn:
-        """Show the next (step 1) or previous (-1) alternative of the last reply, round the end; it is the chosen one."""
+        """Show the next (step 1) or previous (-1) alternative of the last reply, round the end: the one shown
+        is the one chosen."""
         turn = self.turns[-1] if self.turns else None
         if turn is None or turn.role != "assistant" or len(turn.alternatives) < 2:
             raise UserError("the last reply has no alternatives yet; /retry makes one")

@@ -98,6 +98,8 @@ def test_retry_keeps_alternatives_swipe_chooses_edit_keeps_the_original(scripted
     session.keep(kept=False)
     assert not store.chat(session.chat_id).kept
     assert [m.content for m in store.messages(session.chat_id)] == ["一", SCRIPTED_ANSWER]
+    session.undo()
+    assert store.alternatives(reply_id) == []  # undo takes the alternatives with the reply
 
 
 def test_curation_needs_a_reply_and_sane_input(scripted_gguf, engine_factory, store):

@@ -89,6 +89,9 @@ def test_the_command_writes_pairs_and_kto_rows_with_rated_readings(tmp_path, cap
 
     assert load_conversations([out]).formats == {str(out): "preference"}  # what `hearth data check` reads
     assert load_conversations([tmp_path / "prefs.kto.jsonl"]).formats == {str(tmp_path / "prefs.kto.jsonl"): "kto"}
+    assert main(["history", "chats", "1"]) == 0
+    shown = capsys.readouterr().out
+    assert "reply 2 of 2 · edited" in shown and "rated 5/5" in shown and "rated 1/5" in shown
     kto = tmp_path / "other.jsonl"
     assert main(["history", "export-preferences", str(tmp_path / "p2.jsonl"), "--kto", str(kto), "--no-readings"]) == 0
     assert len(kto.read_text(encoding="utf-8").splitlines()) == 2

@@ -42,18 +42,31 @@ def _show_chat(console: Console, store, chat_id: int) -> int:
     chat = store.chat(chat_id)
     console.print(
         Text(f"chat #{chat.id} · {chat.persona or 'no persona'} · {Path(chat.model).name} · "
-             f"started {short_time(chat.created)}" + (" · kept" if chat.kept else ""), style="bold")
+             f"started {short_time(chat.created)}" + (" · kept" if chat.kept else "")
+             + (f" · rated {chat.rating}/5" if chat.rating is not None else ""), style="bold")
     )
     for message in store.messages(chat_id):
         style = "bold cyan" if message.role == "user" else "bold magenta"
         console.print(Text(f"{message.role} › ", style=style) + Text(message.content))
         if message.reasoning:
             console.print(Text(f"  (thinking) {message.reasoning}", style=STYLES["reasoning"]))
+        curation = _curation(store, message)
+        if curation:
+            console.print(Text(f"  {curation}", style="dim"))
         if message.stats.get("completion_tokens") is not None:
             console.print(Text(f"  {message.stats['completion_tokens']} tokens · "
                                f"{message.stats.get('tokens_per_s') or 0:.1f} tok/s · "
                                f"first token {message.stats.get('ttft_s') or 0:.2f}s", style="dim"))
     return 0
+
+
+def _curation(store, message) -> str:
+    """`reply 2 of 3 · edited · rated 5/5`: what was chosen, fixed and rated at this message."""
+    count = len(store.alternatives(message.id)) if message.chosen is not None else 0
+    parts = [f"reply {message.chosen + 1} of {count}" if count else "",
+             "edited" if message.original is not None else "",
+             f"rated {message.rating}/5" if message.rating is not None else ""]
+    return " · ".join(p for p in parts if p)
 
 
 def _chat_ids(text: str | None) -> list[int] | None:
