@@ -31,6 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     evaluation.add_argument("--gguf", action="append", default=[], help="a GGUF side (repeatable)")
     evaluation.add_argument("--quant", default="", help="the run's own GGUFs as sides: q4_k_m,q8_0,...")
     evaluation.add_argument("--max-tokens", type=int, default=None, help="reply budget (default: from the data)")
+    evaluation.add_argument("--loss-tokens", type=int, default=None, help="held-out tokens scored (default 2048)")
     args = parser.parse_args(argv)
     run = RunPaths(args.run)
     # Everything the libraries print goes to stderr; stdout carries only events.
@@ -68,10 +69,12 @@ def main(argv: list[str] | None = None) -> int:
 
 def _evaluate(run: RunPaths, args):
     from tuner.evaluate import DEFAULT_PROMPTS, evaluate_run
+    from tuner.evaluate.loss import LOSS_MAX_TOKENS
 
     quants = [q.strip() for q in args.quant.split(",") if q.strip()]
     return evaluate_run(run, prompts=DEFAULT_PROMPTS if args.n is None else args.n, ggufs=args.gguf, quants=quants,
-                        prompts_file=args.prompts, seed=args.seed, max_new_tokens=args.max_tokens, emit=emit)
+                        prompts_file=args.prompts, seed=args.seed, max_new_tokens=args.max_tokens,
+                        loss_tokens=args.loss_tokens or LOSS_MAX_TOKENS, emit=emit)
 
 
 if __name__ == "__main__":

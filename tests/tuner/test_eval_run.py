@@ -80,7 +80,8 @@ def test_eval_md_is_the_side_by_side(report, trained_run):
 
 
 def test_the_same_seed_asks_the_same_prompts(report, trained_run):
-    again = evaluate_run(trained_run, prompts=3, sides=("tuned",), seed=1, write=False)
+    again = evaluate_run(trained_run, prompts=3, sides=("tuned",), seed=1, write=False, loss_tokens=1)
+    assert again.loss["tuned"]["conversations"] == 1  # a token budget smaller than one conversation reads one
     assert [s["messages"] for s in again.samples] == [s["messages"] for s in report.samples]
     assert [s["replies"]["tuned"] for s in again.samples] == [s["replies"]["tuned"] for s in report.samples]
 

@@ -17,7 +17,7 @@ console = Console(highlight=False)
 
 
 def run_eval(run, *, prompts: int | None = None, seed: int = 0, prompts_file=None, ggufs=(), quant: str = "",
-             max_tokens: int | None = None, title: str = "eval"):
+             max_tokens: int | None = None, loss_tokens: int | None = None, title: str = "eval"):
     """Evaluate one run (a RunPaths, an id or a directory) in a child process and return its EvalReport; the demo
     calls this too, and draws it with tui.eval_view.print_eval."""
     from tui.progress import run_job
@@ -35,6 +35,7 @@ def run_eval(run, *, prompts: int | None = None, seed: int = 0, prompts_file=Non
     args += [item for path in ggufs for item in ("--gguf", str(path))]
     args += ["--quant", ",".join(quants)] if quants else []
     args += ["--max-tokens", str(max_tokens)] if max_tokens else []
+    args += ["--loss-tokens", str(loss_tokens)] if loss_tokens else []
     return EvalReport.from_json(run_job("tuner", args, title)["report"])
 
 
@@ -62,7 +63,7 @@ def evaluate(args) -> int:
     from tui.eval_view import compare_table, print_eval
 
     options = dict(prompts=args.n, seed=args.seed, prompts_file=args.prompts, ggufs=args.gguf or (),
-                   quant=args.quant or "", max_tokens=args.max_tokens)
+                   quant=args.quant or "", max_tokens=args.max_tokens, loss_tokens=args.loss_tokens)
     if args.compare:
         if args.run:
             raise UserError("give either RUN or --compare RUN_A RUN_B, not both")
@@ -91,4 +92,5 @@ def register(subparsers) -> None:
     p.add_argument("--gguf", action="append", metavar="FILE", help="a GGUF file as one more side (repeatable)")
     p.add_argument("--quant", metavar="TYPES", help="the run's exported GGUFs as sides, e.g. q4_k_m,q8_0")
     p.add_argument("--max-tokens", type=int, help="reply budget in tokens (default: twice the longest reference)")
+    p.add_argument("--loss-tokens", type=int, help="held-out tokens the loss is measured on (default 2048)")
     p.set_defaults(func=evaluate)

@@ -15,7 +15,7 @@ from hearth.errors import UserError
 from hearth.language import run_language, text_language
 from hearth.paths import RunPaths, resolve_run
 from tuner.evaluate.generate import Settings, gguf_reply, hf_reply, reply_budget
-from tuner.evaluate.loss import Loss, encode_heldout, hf_logits, mean_loss
+from tuner.evaluate.loss import LOSS_MAX_TOKENS, Loss, encode_heldout, hf_logits, mean_loss
 from tuner.evaluate.measures import Context, drawn_cards, median_units, prompt_user_names
 from tuner.evaluate.prompts import Prompt, choose, first_reply_prompt, load_prompts_file, read_conversations
 from tuner.evaluate.report import BASE, TUNED, EvalReport, measure_rows, verdict, write_report
@@ -139,7 +139,7 @@ def check_inputs(run: RunPaths, prompts_file=None, ggufs=(), quants=(), prompts:
 
 def evaluate_run(run, *, prompts: int = DEFAULT_PROMPTS, sides=(BASE, TUNED), ggufs=(), quants=(),
                  prompts_file=None, seed: int = 0, max_new_tokens: int | None = None, temperature: float = 0.7,
-                 emit: Emit | None = None, write: bool = True) -> EvalReport:
+                 loss_tokens: int = LOSS_MAX_TOKENS, emit: Emit | None = None, write: bool = True) -> EvalReport:
     """Measure a run's tuned model against its base (and any GGUFs of it); writes runs/<id>/eval/ unless told not to."""
     emit = emit or (lambda *a, **k: None)
     run = run if isinstance(run, RunPaths) else resolve_run(run)
@@ -155,7 +155,7 @@ def evaluate_run(run, *, prompts: int = DEFAULT_PROMPTS, sides=(BASE, TUNED), gg
     eot_id = tokenizer.convert_tokens_to_ids(end_of_turn_token(tokenizer))
     settings = Settings(max_new_tokens or reply_budget(tokenizer, [p.reference for p in chosen]), temperature,
                         seed=seed)
-    encoded = encode_heldout(tokenizer, scored, recipe.data.max_length)
+    encoded = encode_heldout(tokenizer, scored, recipe.data.max_length, loss_tokens)
     references = " ".join(p.reference for p in pool)
     language = run_language(run.root, default=text_language(references) if references.strip() else "en")
     losses: dict[str, Loss | None] = {}
@@ -165,6 +165,8 @@ def evaluate_run(run, *, prompts: int = DEFAULT_PROMPTS, sides=(BASE, TUNED), gg
             with model.disable_adapter():
                 losses[side], replies[side] = _hf_side(model, tokenizer, encoded, chosen, settings, eot_id, side, emit)
         else:
+            if not recipe.lora.qlora:
+                model.merge_adapter()  # the weights export will hold, and a forward pass as cheap as the base's
             losses[side], replies[side] = _hf_side(model, tokenizer, encoded, chosen, settings, eot_id, side, emit)
     del model
     for path in gguf_paths:
