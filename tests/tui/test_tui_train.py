@@ -24,6 +24,7 @@ async def test_training_runs_to_done_with_progress(installed_tiny_base):
         screen = app.screen
         assert isinstance(screen, TrainScreen)
         screen.query_one("#max-steps").value = "2"
+        screen.query_one("#lora-r").value = "4"  # an edited recipe field reaches the run's recipe
         await pilot.click("#start")
         await wait_for(pilot, lambda: screen.runner is not None, what="the job to start")
         assert screen.query_one("#cancel").disabled is False and screen.query_one("#start").disabled
@@ -36,6 +37,7 @@ async def test_training_runs_to_done_with_progress(installed_tiny_base):
         assert "step 2/2 · loss" in str(progress.query_one("#job-metrics").render())
         run = screen.run
         assert (run.adapter / "adapter_config.json").is_file()
+        assert json.loads((run.adapter / "adapter_config.json").read_text(encoding="utf-8"))["r"] == 4
         lines = [json.loads(line) for line in run.metrics.read_text(encoding="utf-8").splitlines()]
         steps = [line for line in lines if line["kind"] == "train"]
         assert steps[-1]["step"] == 2 and steps[-1]["loss"] == progress.losses[-1]

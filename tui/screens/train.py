@@ -1,8 +1,10 @@
 """Train a run, then merge and export it — the same child processes the CLI runs, drawn with widgets.
 
-A new run is checked the way `hearth train` checks it (tuner.runs.create_run, from the form's values)
-before its directory exists; then `python -m tuner
-train RUN_DIR` runs as a child whose events fill the progress bar, the loss sparkline and the log.
+The form picks the recipe, the base (one on disk under HEARTH_HOME/models, or a path or hub id typed in) and the
+data, and overrides the recipe's main fields (each shows the recipe's value until typed over); Check data shows
+the report `hearth data check` prints (tuner.data_check) before anything starts. A new run is checked the way
+`hearth train` checks it (tuner.runs.create_run, from the form's values) before its directory exists; then
+`python -m tuner train RUN_DIR` runs as a child whose events fill the progress bar, the loss sparkline and the log.
 A crash in a child is shown as its message; Cancel asks the child to stop (training saves a
 checkpoint first, and Resume continues from it); quitting the app does the same.
 """
@@ -16,11 +18,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Header, Input, Select
+from textual.widgets import Button, Footer, Header, Input, Label, Select
 
 from hearth.errors import UserError
 from hearth.paths import RunPaths
 from tui.catalog import summarize_run
+from tui.data_report import report_renderables, summary_line
 from tui.jobs import JobRunner
 from tui.messages import JobEnded, JobEvent, JobStarted
 from tui.widgets.job_log import JobLog
@@ -39,16 +42,44 @@ JOBS = {
 }
 
 
-def form_request(recipe: str, data: str, max_steps: str) -> RunRequest:
-    """The form's fields as a run request, read the way `hearth train` reads the same values."""
+RECIPE_BASE = "recipe"  # the base select's value for "the recipe's own base"
+
+# input id -> (its title, the recipe field it overrides, the Input's type). Empty: the recipe's value, shown
+# as the placeholder. Values go through the recipe's own loader, so a wrong one is named the way `--set` names it.
+RECIPE_FIELDS = {
+    "max-steps": ("steps", "train.max_steps", "integer"),
+    "epochs": ("epochs", "train.epochs", "text"),
+    "learning-rate": ("lr", "train.learning_rate", "text"),
+    "lora-r": ("lora r", "lora.r", "integer"),
+    "lora-alpha": ("alpha", "lora.alpha", "integer"),
+    "lora-dropout": ("dropout", "lora.dropout", "text"),
+    "max-length": ("max len", "data.max_length", "integer"),
+    "eval-fraction": ("eval frac", "data.eval_fraction", "text"),
+}
+
+
+def recipe_value(recipe, key: str):
+    section, name = key.split(".")
+    return getattr(getattr(recipe, section), name)
+
+
+def form_request(recipe: str, data: str, base: str = "", fields: dict[str, str] | None = None) -> RunRequest:
+    """The form's fields as a run request, read the way `hearth train` reads the same values; a value the
+    recipe refuses, or a packaged base not imported yet, fails here before anything starts."""
+    from tuner.base_catalog import require_ready
+    from tuner.recipe import load_recipe
+
     try:
         files = shlex.split(data)
     except ValueError as exc:
         raise UserError(f"the data files line cannot be read ({exc}); quote paths that contain spaces") from None
-    steps = max_steps.strip()
-    if steps and not steps.lstrip("-").isdigit():
-        raise UserError(f"max steps must be a whole number, not '{steps}'")
-    return RunRequest(recipe=recipe, data=files, max_steps=int(steps) if steps else None)
+    overrides = [f"{RECIPE_FIELDS[field][1]}={value.strip()}" for field, value in (fields or {}).items()
+                 if value.strip()]
+    load_recipe(recipe, overrides)  # light (YAML): the same check create_run makes, minus the data and torch
+    base = base.strip() or None
+    if base is not None:
+        require_ready(base)
+    return RunRequest(recipe=recipe, data=files, base=base, overrides=overrides)
 
 
 class TrainScreen(Screen):
@@ -58,6 +89,8 @@ class TrainScreen(Screen):
         super().__init__()
         self.run = run
         self.runner: JobRunner | None = None
+        self.checking = False  # a data check is reading the files
+        self.data_check = None  # the last tuner.data_check.DataCheck shown
 
     def compose(self) -> ComposeResult:
         from exporter.quantize import QUANT_TYPES
@@ -71,11 +104,20 @@ class TrainScreen(Screen):
             with Horizontal(classes="row"):
                 yield Select([(name, name) for name in recipes], id="recipe", allow_blank=False,
                              value=self._recipe_shown)
-                yield Input(id="max-steps", type="integer", placeholder="max steps (recipe's)")
+                yield Select(self._base_options(), id="base", allow_blank=False, value=RECIPE_BASE)
+                yield Input(id="base-path", placeholder="or a path / hub id")
+            with Horizontal(classes="row"):
+                yield Input(id="data", placeholder="data files (empty: the recipe's)")
+                yield Button("Check data", id="check")
                 yield Button("Start", id="start", variant="primary")
                 yield Button("Resume", id="resume")
                 yield Button("Cancel", id="cancel", variant="error")
-            yield Input(id="data", placeholder="data files, space-separated (empty: the recipe's own — 林栀's dialogues)")
+            with Horizontal(id="recipe-titles"):  # a row of its own: a title in an 80-column field's border is cut
+                for field, (title, _, _) in RECIPE_FIELDS.items():
+                    yield Label(title, classes="recipe-title")
+            with Horizontal(classes="row", id="recipe-fields"):
+                for field, (_, _, kind) in RECIPE_FIELDS.items():
+                    yield Input(id=field, type=kind, classes="recipe-field")
         yield TrainProgress(id="progress")
         yield JobLog(id="job-log")
         with Horizontal(id="run-actions"):
@@ -85,9 +127,16 @@ class TrainScreen(Screen):
             yield Button("Chat", id="chat", variant="success")
         yield Footer()
 
+    def _base_options(self) -> list[tuple[str, str]]:
+        from tuner.base_catalog import local_bases
+
+        self._bases = {choice.name: choice for choice in local_bases()}
+        return [("recipe's base", RECIPE_BASE)] + [(name, name) for name in self._bases]
+
     def on_mount(self) -> None:
         self.sub_title = "train"
         self.query_one(JobLog).border_title = "log"
+        self._show_recipe_values()
         self.query_one(TrainProgress).status(self._run_state() if self.run is not None else self._recipe_about())
         self._refresh_buttons()
         if self.run is None:
@@ -114,16 +163,45 @@ class TrainScreen(Screen):
 
         name = self.query_one("#recipe", Select).value
         try:
-            about = load_recipe(name).description
+            recipe = load_recipe(name)
         except UserError as exc:
-            about = str(exc)
-        return f"{name}: {about} — Start trains a new run" if about else f"{name} — Start trains a new run"
+            return str(exc)
+        about = f": {recipe.description}" if recipe.description else ""
+        return f"{name} (base {recipe.model.base}){about} — Check data, then Start"
+
+    def _show_recipe_values(self) -> None:
+        """Each field's placeholder is the recipe's value, so an empty field says what it keeps."""
+        from tuner.recipe import load_recipe
+
+        try:
+            recipe = load_recipe(self.query_one("#recipe", Select).value)
+        except UserError:
+            return  # the status line says why
+        for field, (_, key, _) in RECIPE_FIELDS.items():
+            self.query_one(f"#{field}", Input).placeholder = str(recipe_value(recipe, key))
 
     @on(Select.Changed, "#recipe")
     def _recipe_changed(self, event: Select.Changed) -> None:
         if self.runner is None and event.value != self._recipe_shown:
             self._recipe_shown = event.value
+            self._show_recipe_values()
             self.query_one(TrainProgress).status(self._recipe_about())
+
+    @on(Select.Changed, "#base")
+    def _base_changed(self, event: Select.Changed) -> None:
+        choice = self._bases.get(event.value)
+        if self.runner is None and choice is not None:
+            self.query_one(TrainProgress).status(f"base {choice.name}: {choice.about}")
+
+    def _chosen_base(self) -> str:
+        typed = self.query_one("#base-path", Input).value.strip()
+        picked = self.query_one("#base", Select).value
+        return typed or ("" if picked == RECIPE_BASE else picked)
+
+    def _request(self) -> RunRequest:
+        fields = {field: self.query_one(f"#{field}", Input).value for field in RECIPE_FIELDS}
+        return form_request(self.query_one("#recipe", Select).value, self.query_one("#data", Input).value,
+                            self._chosen_base(), fields)
 
     def _focus_next_step(self) -> None:
         """Put the focus on what the run needs next, so Enter carries on (resume, merge, export, chat)."""
@@ -142,6 +220,7 @@ class TrainScreen(Screen):
         running = self.runner is not None
         summary = summarize_run(self.run) if self.run is not None else None
         enabled = {
+            "check": not running and not self.checking,
             "start": not running,
             "resume": not running and summary is not None and not summary.has_adapter
             and self.run.latest_checkpoint() is not None,
@@ -154,7 +233,7 @@ class TrainScreen(Screen):
             self.query_one(f"#{button_id}", Button).disabled = not on_
         self.query_one("#resume", Button).display = enabled["resume"]
         self.query_one("#run-actions").display = self.run is not None  # merge/export need a run
-        for form_id in ("#recipe", "#max-steps", "#data"):
+        for form_id in ("#recipe", "#base", "#base-path", "#data", *(f"#{field}" for field in RECIPE_FIELDS)):
             self.query_one(form_id).disabled = running
 
     # -- starting jobs --------------------------------------------------------------------------
@@ -169,14 +248,60 @@ class TrainScreen(Screen):
     @on(Button.Pressed, "#start")
     def _start(self) -> None:
         try:
-            request = form_request(self.query_one("#recipe", Select).value, self.query_one("#data", Input).value,
-                                   self.query_one("#max-steps", Input).value)
+            request = self._request()
         except UserError as exc:
             self.notify(str(exc), severity="error")
             return
         runner = self._begin("train", "tuner", [])
         self.query_one(TrainProgress).status("checking the recipe and reading the data…")
         self._new_run_then_follow(runner, request)
+
+    @on(Button.Pressed, "#check")
+    def _check(self) -> None:
+        try:
+            request = self._request()
+        except UserError as exc:
+            self.notify(str(exc), severity="error")
+            return
+        self.checking = True
+        self._refresh_buttons()
+        self.query_one(TrainProgress).status("checking the data (reading every file, tokenizing with the base)…")
+        self._check_data(request)
+
+    @work(thread=True, exclusive=True, group="check")
+    def _check_data(self, request: RunRequest) -> None:
+        from tuner.base_catalog import require_ready
+        from tuner.data_check import check_data
+        from tuner.runs import checked_recipe
+
+        try:
+            recipe = checked_recipe(request)
+            require_ready(recipe.model.base)  # the recipe's own base may be a packaged one not imported yet
+            result = check_data(recipe)
+        except UserError as exc:
+            result = str(exc)
+        except Exception as exc:  # a bug or a broken install: say so, keep the app
+            result = f"the data check failed: {type(exc).__name__}: {exc}"
+        self.app.call_from_thread(self._show_check, result)
+
+    def _show_check(self, result) -> None:
+        """A DataCheck into the log (the whole report) and the status line (its summary); an error as a message."""
+        self.checking = False
+        self._refresh_buttons()
+        progress, log = self.query_one(TrainProgress), self.query_one(JobLog)
+        if isinstance(result, str):
+            progress.status("the data check failed — see the message")
+            log.say(result, "bold red")
+            self.notify(result, title="data check failed", severity="error", timeout=15)
+            return
+        self.data_check = result
+        log.say("— data check —", "bold")
+        for renderable in report_renderables(result.report, result.tokenizer):
+            log.write(renderable)
+        progress.status(summary_line(result.report))
+        if result.report["rows_rejected"]:
+            self.notify(f"{result.report['rows_rejected']} rows rejected (file:line and why in the log)",
+                        severity="warning")
 
     @on(Button.Pressed, "#resume")
     def _resume(self) -> None:
