@@ -268,7 +268,8 @@ class ChatScreen(Screen):
         try:
             with engines.in_use(cancel):
                 stream = start(session, cancel)
-                self.post_message(ReplyStarted(session, list(session.turns)))
+                # the turns the reply follows: on a retry, not the reply it replaces (kept as an alternative)
+                self.post_message(ReplyStarted(session, list(session.turns)[: stream.after]))
                 for chunk in batched(stream):
                     self.post_message(ReplyChunk(session, chunk.text, chunk.kind))
         except UserError as exc:
