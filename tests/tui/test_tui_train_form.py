@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from tui_helpers import wait_for
+from tui_helpers import make_run, wait_for
 
 from hearth.errors import UserError
 from tui.app import HearthApp
@@ -123,3 +123,17 @@ async def test_the_form_fits_the_terminal(size):
         for title, field in zip(screen.query(".recipe-title"), RECIPE_FIELDS):
             assert title.region.width >= len(str(title.render())), field
         assert screen.query_one("#recipe").region.width >= len("tiny-offline") + 6
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 36)])
+async def test_a_runs_actions_fit_beside_the_form(size, tiny_gguf):
+    app = HearthApp()
+    async with app.run_test(size=size) as pilot:
+        app.open_train(make_run("tiny-offline-20250101-000000", steps=4, adapter=True, gguf=tiny_gguf))
+        await pilot.pause()
+        screen = app.screen
+        width, height = size
+        for widget_id in ("merge", "quant", "export", "chat", "start"):
+            region = screen.query_one(f"#{widget_id}").region
+            assert region.width > 0 and region.right <= width and region.bottom <= height - 1, widget_id
+        assert screen.query_one("#job-log").region.height >= 4  # the log keeps room to read

@@ -232,7 +232,8 @@ class TrainScreen(Screen):
         for button_id, on_ in enabled.items():
             self.query_one(f"#{button_id}", Button).disabled = not on_
         self.query_one("#resume", Button).display = enabled["resume"]
-        self.query_one("#run-actions").display = self.run is not None  # merge/export need a run
+        # merge/export need a run, and wait while a job runs: hidden then, the log keeps the rows at 80×24
+        self.query_one("#run-actions").display = self.run is not None and not running
         for form_id in ("#recipe", "#base", "#base-path", "#data", *(f"#{field}" for field in RECIPE_FIELDS)):
             self.query_one(form_id).disabled = running
 
