@@ -24,7 +24,12 @@ class HearthApp(App):
     TITLE = "hearth"
     CSS_PATH = "hearth.tcss"
     SCREENS = {"home": HomeScreen}
-    BINDINGS = [Binding("ctrl+q", "quit", "quit", show=False, priority=True)]
+    BINDINGS = [
+        Binding("ctrl+q", "quit", "quit", show=False, priority=True),
+        Binding("f2", "toggle_theme", "light/dark"),
+    ]
+    # The two themes the stylesheet is checked in (every colour in hearth.tcss is a theme variable).
+    THEMES = {"textual-dark": "textual-light", "textual-light": "textual-dark"}
 
     def __init__(self, engine_settings=None, user_name: str | None = None, driver_class=None):
         """`engine_settings` (companion.settings.EngineSettings) are the sampling and context settings
@@ -54,6 +59,10 @@ class HearthApp(App):
 
     def on_mount(self) -> None:
         self.push_screen("home")
+
+    def action_toggle_theme(self) -> None:
+        """Dark and light in turn (a theme picked in the command palette switches back to dark)."""
+        self.theme = self.THEMES.get(self.theme, "textual-dark")
 
     def open_chat(self, model: Path | None = None, persona: str | None = None, resume: int | None = None) -> None:
         self.push_screen(ChatScreen(model=model, persona=persona, resume=resume))
