@@ -26,6 +26,8 @@ class DemoPlan:
     quant: str
     who: str  # how the trained persona is named in the step titles
     eval_prompts: int  # held-out prompts answered side by side, base against tuned
+    eval_reply_tokens: int = 64  # her replies are a sentence or two; a longer budget only costs CPU time
+    eval_loss_tokens: int = 1024  # held-out tokens scored on each side: enough for a steady number
 
 
 PLANS = {
@@ -82,7 +84,9 @@ def step_eval(state: DemoState) -> None:
     from tuner.evaluate.report import read_report
 
     run = state.run
-    run_job("tuner", ["eval", str(run.root), "-n", str(state.plan.eval_prompts)], "evaluating")
+    plan = state.plan
+    run_job("tuner", ["eval", str(run.root), "-n", str(plan.eval_prompts), "--max-tokens", str(plan.eval_reply_tokens),
+                      "--loss-tokens", str(plan.eval_loss_tokens)], "evaluating")
     report = read_report(run.root)
     for table in side_by_side(report, prompts=state.plan.eval_prompts):
         console.print(table)
