@@ -28,6 +28,9 @@ class HearthApp(App):
         Binding("ctrl+q", "quit", "quit", show=False, priority=True),
         Binding("f2", "toggle_theme", "light/dark"),
     ]
+    # Below 120 columns the screens carry "-narrow" (hearth.tcss then folds the setup rows so selectors show
+    # their whole value), from 120 on "-wide".
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
     # The two themes the stylesheet is checked in (every colour in hearth.tcss is a theme variable).
     THEMES = {"textual-dark": "textual-light", "textual-light": "textual-dark"}
 
