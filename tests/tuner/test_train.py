@@ -269,13 +269,14 @@ def test_export_of_a_trained_run_merges_it_first(installed_tiny_base, hearth_hom
     run = only_run(hearth_home)
     assert not run.merged.exists()
     # The fixture's base was never pretrained, so one step cannot teach it to end a turn: the export
-    # merges, converts and quantizes, and its verification says this model would not stop (exit 1).
-    assert main(["export", run.root.name, "--quant", "q8_0"]) == 1
+    # merges, converts and quantizes; the files are faithful (exit 0) and the model's not stopping is a
+    # behaviour warning, not a failed export.
+    assert main(["export", run.root.name, "--quant", "q8_0"]) == 0
     assert (run.merged / "config.json").exists()
     assert sorted(p.name.rsplit("-", 1)[-1] for p in run.gguf.glob("*.gguf")) == ["f16.gguf", "q8_0.gguf"]
     out = capsys.readouterr().out
     assert "merged model:" in out and "10/10 probes identical" in out
-    assert "stop check: finish_reason=length" in out
+    assert "the trained model does not end its turn" in " ".join(out.split())
 
 
 @pytest.mark.parametrize("flag,config_key", [("lora.use_rslora=true", "use_rslora"), ("lora.use_dora=true", "use_dora")])
