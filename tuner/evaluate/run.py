@@ -81,9 +81,11 @@ def _load_tuned(run: RunPaths, recipe):
     import torch
     from peft import PeftModel
 
-    from tuner.model_loading import load_model, load_tokenizer, resolve_base
+    from hearth.weights import safetensors_files
+    from tuner.model_loading import load_model, load_tokenizer, local_base, resolve_base
 
-    base = resolve_base(recipe.model.base)
+    base = local_base(resolve_base(recipe.model.base))  # a hub base from its local copy, as merge loads it
+    safetensors_files(run.adapter)  # weights from safetensors only, the adapter's too
     tokenizer = load_tokenizer(str(run.adapter), recipe)
     model = load_model(base, recipe)
     if torch.cuda.is_available() and not recipe.lora.qlora:
