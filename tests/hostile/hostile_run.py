@@ -62,8 +62,9 @@ def hearth(args: list[str], home: Path, *, timeout: float = 300, stdin: str | No
            env: dict[str, str] | None = None, module: str = "tui.cli") -> Result:
     """`hearth ARGS` (or `python -m MODULE ARGS`) in a subprocess; see the module docstring."""
     log = Path(tempfile.mkstemp(prefix="hearth-net-", suffix=".log")[1])
+    peaks = Path(tempfile.mkstemp(prefix="hearth-peak-", suffix=".log")[1])
     environment = {k: v for k, v in os.environ.items() if k not in HEARTH_SETS}
-    environment.update(HEARTH_HOME=str(home), HEARTH_TEST_NET_LOG=str(log), COLUMNS="300", PYTHONUNBUFFERED="1",
+    environment.update(HEARTH_HOME=str(home), HEARTH_TEST_NET_LOG=str(log), HEARTH_TEST_PEAK_LOG=str(peaks), COLUMNS="300", PYTHONUNBUFFERED="1",
                        PYTHONPATH=os.pathsep.join([str(AUDIT_HOOK), str(REPO), str(HERE)]), PYTHONDONTWRITEBYTECODE="1")
     environment.update(env or {})
     workdir = Path(tempfile.mkdtemp(prefix="hearth-cwd-"))  # must stay empty: nothing is written outside HEARTH_HOME
@@ -83,7 +84,7 @@ def hearth(args: list[str], home: Path, *, timeout: float = 300, stdin: str | No
         killer = threading.Timer(timeout, kill)
         killer.start()
         try:
-            _, status, usage = os.wait4(process.pid, 0)  # the process tree's peak memory comes with it
+            _, status, usage = os.wait4(process.pid, 0)
         finally:
             killer.cancel()
         process.returncode = os.waitstatus_to_exitcode(status)
@@ -92,8 +93,12 @@ def hearth(args: list[str], home: Path, *, timeout: float = 300, stdin: str | No
         stdout, stderr = out.read().decode("utf-8", "replace"), err.read().decode("utf-8", "replace")
     connections = log.read_text(encoding="utf-8").splitlines() if log.exists() else []
     log.unlink(missing_ok=True)
+    # the largest of the tree's own high-water marks (each process writes its own at exit)
+    recorded = [int(line.split()[1]) for line in peaks.read_text(encoding="ascii").splitlines() if line.strip()]
+    peaks.unlink(missing_ok=True)
+    peak_mb = max(recorded) / 1024 if recorded else usage.ru_maxrss / 1024
     assert not timed_out.is_set(), f"{args} ran past {timeout} s:\n{stderr[-3000:]}"
     stray = sorted(p.name for p in workdir.iterdir())
     assert not stray, f"{args} wrote {stray} into its working directory"
     workdir.rmdir()
-    return Result(list(args), process.returncode, stdout, stderr, usage.ru_maxrss / 1024, connections)
+    return Result(list(args), process.returncode, stdout, stderr, peak_mb, connections)

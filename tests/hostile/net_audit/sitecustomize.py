@@ -51,3 +51,22 @@ def _audit(event: str, args) -> None:
 
 if LOG:
     sys.addaudithook(_audit)
+
+
+# Peak memory of this process alone: the kernel's high-water mark of its own address space (VmHWM), written at
+# exit to $HEARTH_TEST_PEAK_LOG. wait4's ru_maxrss would not do: Linux carries the parent's resident size into a
+# forked child's maximum, so a child of a large pytest process reports at least that much whatever it does.
+PEAK_LOG = os.environ.get("HEARTH_TEST_PEAK_LOG")
+if PEAK_LOG:
+    import atexit
+
+    def _record_peak() -> None:
+        try:
+            with open("/proc/self/status", encoding="ascii") as status:
+                kib = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+            with open(PEAK_LOG, "a", encoding="ascii") as log:
+                log.write(f"{os.getpid()} {kib}\n")
+        except (OSError, StopIteration, ValueError):
+            pass
+
+    atexit.register(_record_peak)
