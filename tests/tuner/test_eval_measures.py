@@ -101,3 +101,16 @@ def test_measure_rows_and_verdict_compare_each_side_with_the_data():
     assert rows["length"]["closer"] == "base" and result["further"] == 1
     assert result["loss_lower"] and result["closer"] == result["of"] - 1 - sum(r["closer"] == "tie" for r in rows.values())
     assert result["line"].startswith("held-out loss 3.000 → 1.500 (lower); tuned closer to the data on")
+
+
+def test_drawn_cards_of_an_english_prompt_without_positions():
+    """The seed's original format in English (one line of cards, no positions) is measured too."""
+    from tuner.formats import tarot_prompt
+
+    prompt = tarot_prompt("Ben", "Should I lend my brother money?", "Three cards",
+                          ["Six of Pentacles (reversed)", "The Star (upright)"], language="en")
+    cards = drawn_cards(prompt)
+    assert [(c.name, c.orientation, c.position) for c in cards] == [
+        ("Six of Pentacles", "逆位", ""), ("The Star", "正位", "")]
+    reading = Reply("Ben, the Six of Pentacles, reversed, says wait; the Star, upright, says hope.")
+    assert MEASURES_BY_NAME["tarot_orientations"].per_reply(reading, Context(reference="", cards=cards)) == 1.0

@@ -71,10 +71,10 @@ def drawn_cards(prompt: str) -> tuple[Card, ...]:
     if listed and all(c.position for c in listed):
         return tuple(Card(c.name, "逆位" if c.reversed else "正位", c.position) for c in listed)
     line = _CARDS_LINE.search(prompt)
-    if not line:
-        return ()
-    return tuple(Card(m["name"].strip(), m["orientation"], (m["position"] or "").strip())
-                 for m in _CARD.finditer(line["cards"]))
+    written = tuple(Card(m["name"].strip(), m["orientation"], (m["position"] or "").strip())
+                    for m in _CARD.finditer(line["cards"])) if line else ()
+    # the seed's original format without positions (an English one is not matched by the line pattern)
+    return written or tuple(Card(c.name, "逆位" if c.reversed else "正位") for c in listed)
 
 
 def prompt_user_names(prompt: str) -> tuple[str, ...]:
@@ -99,12 +99,12 @@ def _chrf(hypothesis: str, reference: str, order: int = CHRF_ORDER) -> float:
 
 
 def _names_card(text: str, card: Card) -> bool:
-    return card.name in text
+    return card.name.casefold() in text.casefold()  # English readings write "the Star" mid-sentence
 
 
 def _names_orientation(text: str, card: Card) -> bool:
     words = ORIENTATIONS[card.orientation]
-    for match in re.finditer(re.escape(card.name), text):
+    for match in re.finditer(re.escape(card.name), text, re.IGNORECASE):
         after = text[match.end():match.end() + ORIENTATION_REACH].lower()
         if any(word in after for word in words):
             return True
