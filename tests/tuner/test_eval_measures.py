@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tuner.evaluate.measures import (MEASURES_BY_NAME, Context, Reply, closer_side, drawn_cards, median_units,
+from tuner.evaluate.measures import (MEASURES_BY_NAME, Card, Context, Reply, closer_side, drawn_cards, median_units,
                                      prompt_user_names, side_value)
 from tuner.evaluate.report import measure_rows, verdict
 
@@ -114,3 +114,9 @@ def test_drawn_cards_of_an_english_prompt_without_positions():
         ("Six of Pentacles", "逆位", ""), ("The Star", "正位", "")]
     reading = Reply("Ben, the Six of Pentacles, reversed, says wait; the Star, upright, says hope.")
     assert MEASURES_BY_NAME["tarot_orientations"].per_reply(reading, Context(reference="", cards=cards)) == 1.0
+
+
+def test_positions_are_named_whatever_their_case():
+    cards = (Card("The Tower", "逆位", "Past"), Card("The Star", "正位", "Future"))
+    reading = Reply("In the past the Tower fell; the future holds the Star.")
+    assert MEASURES_BY_NAME["tarot_positions"].per_reply(reading, Context(reference="", cards=cards)) == 1.0

@@ -162,7 +162,7 @@ def tarot_orientations(reply: Reply, ctx: Context) -> float | None:
 
 
 def tarot_positions(reply: Reply, ctx: Context) -> float | None:
-    return _share([c for c in ctx.cards if c.position], lambda card: card.position in reply.text)
+    return _share([c for c in ctx.cards if c.position], lambda card: card.position.casefold() in reply.text.casefold())
 
 
 def _abs_distance(value: float, data: float) -> float:
