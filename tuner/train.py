@@ -78,6 +78,7 @@ def build_trainer(recipe: Recipe, model, tokenizer, train_dataset, eval_dataset,
     from transformers import EarlyStoppingCallback
 
     from tuner.fast.plan import choose_fast_path
+    from tuner.fast.trainer import build_sft_trainer
 
     fast = choose_fast_path(recipe.fast, model, torch.cuda.is_available())
     has_eval = eval_dataset is not None and len(eval_dataset) > 0
@@ -86,7 +87,8 @@ def build_trainer(recipe: Recipe, model, tokenizer, train_dataset, eval_dataset,
     if args.load_best_model_at_end:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=recipe.train.early_stopping_patience))
     model = get_peft_model(model, lora_config(recipe))
-    return fast.trainer_class(
+    return build_sft_trainer(
+        fast,
         model=model,
         args=args,
         train_dataset=train_dataset,

@@ -22,6 +22,7 @@ from tuner.fast.packing import IGNORE_INDEX, PackedCollator, TokenBudgetBatchSam
 from tuner.fast.plan import choose_fast_path
 from tuner.fast.settings import FastSettings
 from tuner.fast.token_budget import BudgetChoice, faster_choice, fit_token_budget
+from tuner.fast.trainer import build_sft_trainer
 
 VOCAB = 320
 
@@ -233,8 +234,8 @@ def _trainer(fast: bool, dtype: torch.dtype, rows: list[dict], tmp_path, device:
     args = SFTConfig(output_dir=str(tmp_path / ("fast" if fast else "plain")), bf16=False, fp16=False,
                      gradient_checkpointing=False, report_to="none", use_cpu=device == "cpu", max_length=64,
                      per_device_train_batch_size=len(rows), **path.sft_config_overrides)
-    trainer = path.trainer_class(model=model, args=args, train_dataset=Dataset.from_list(rows),
-                                 processing_class=_tokenizer(), data_collator=path.data_collator(_tokenizer()))
+    trainer = build_sft_trainer(path, model=model, args=args, train_dataset=Dataset.from_list(rows),
+                                processing_class=_tokenizer(), data_collator=path.data_collator(_tokenizer()))
     return trainer, model
 
 
@@ -509,7 +510,6 @@ def test_plan_runs_on_cpu_without_its_gpu_parts_and_is_plain_when_off():
     model = tiny_qwen2()
     off = choose_fast_path(FastSettings(enabled="off"), model, has_cuda=False)
     assert not off.enabled and off.sft_config_overrides == {} and off.data_collator(_tokenizer()) is None
-    assert off.trainer_class.__name__ == "SFTTrainer"
     on = choose_fast_path(FastSettings(), model, has_cuda=False)  # auto: the fast path on CPU as well
     assert on.enabled and on.packing and on.chunked_loss and on.attention == ATTENTION_NAME and on.fused_lora
     assert not on.compile and not on.liger  # the GPU-only parts stay off

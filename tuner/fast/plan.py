@@ -1,6 +1,6 @@
 """Which parts of the fast path run for this recipe on this machine, decided in one place.
 
-`choose_fast_path(settings, model, has_cuda)` returns a `FastPath`: the trainer class to build,
+`choose_fast_path(settings, model, has_cuda)` returns a `FastPath`: what the trainer (`tuner/fast/trainer.py`) receives,
 the collator, the SFTConfig fields to override, and a one-line description for the run log.
 With the fast path off it returns TRL's own `SFTTrainer` and no overrides, so the plain trainer
 is exactly what it would be without this package.
@@ -64,14 +64,6 @@ class FastPath:
     def compile_fallback(self) -> bool:
         """With compile "auto" a failed compile falls back to eager layers; with "on" it stops the run."""
         return self.settings.compile == "auto"
-
-    @property
-    def trainer_class(self) -> type[SFTTrainer]:
-        if not self.enabled:
-            return SFTTrainer
-        from tuner.fast.trainer import FastSFTTrainer
-
-        return type("FastSFTTrainer", (FastSFTTrainer,), {"fast_path": self})
 
     def data_collator(self, tokenizer):
         """The collator for the trainer, or None to keep TRL's padding collator."""

@@ -92,10 +92,14 @@ def _root_cause(error: BaseException) -> str:
     return f"{type(error).__name__}: {lines[0][:200]}" if lines else type(error).__name__
 
 
-class FastSFTTrainer(SFTTrainer):
-    fast_path: FastPath  # bound by FastPath.trainer_class
+def build_sft_trainer(path: FastPath, **kwargs) -> SFTTrainer:
+    """TRL's own SFTTrainer when the fast path is off, else the fast one, handed its plan."""
+    return FastSFTTrainer(fast_path=path, **kwargs) if path.enabled else SFTTrainer(**kwargs)
 
-    def __init__(self, *args, **kwargs):
+
+class FastSFTTrainer(SFTTrainer):
+    def __init__(self, *args, fast_path: FastPath, **kwargs):
+        self.fast_path = fast_path  # first: SFTTrainer's own __init__ already calls methods overridden here
         super().__init__(*args, **kwargs)
         path = self.fast_path
         causal_lm = _causal_lm(self.model)
