@@ -46,6 +46,7 @@ class GgufSummary:
     name: str
     tensor_count: int
     file_type: int | None
+    pre_tokenizer: str | None = None  # tokenizer.ggml.pre: how the vocabulary splits text before BPE
 
 
 def read_gguf_summary(path: str | Path) -> GgufSummary:
@@ -70,6 +71,7 @@ def read_gguf_summary(path: str | Path) -> GgufSummary:
         architecture = _field_text(fields, "general.architecture")
         name = _field_text(fields, "general.name") or path.stem
         file_type = _field_int(fields, "general.file_type")
+        pre_tokenizer = _field_text(fields, "tokenizer.ggml.pre")
         tensor_count = len(reader.tensors)
     except UserError:
         raise
@@ -82,7 +84,8 @@ def read_gguf_summary(path: str | Path) -> GgufSummary:
             f"{path}: architecture '{architecture}' cannot be imported as a base; "
             f"supported: {', '.join(IMPORTABLE_ARCHITECTURES)}"
         )
-    return GgufSummary(path=path, architecture=architecture, name=name, tensor_count=tensor_count, file_type=file_type)
+    return GgufSummary(path=path, architecture=architecture, name=name, tensor_count=tensor_count, file_type=file_type,
+                       pre_tokenizer=pre_tokenizer)
 
 
 def default_base_name(summary: GgufSummary) -> str:
@@ -149,10 +152,7 @@ def _load_dequantized(summary: GgufSummary):
 
 def _restore_pre_tokenizer(tokenizer, summary: GgufSummary) -> None:
     """Put back the splitting steps the GGUF's `tokenizer.ggml.pre` names and the loader leaves out."""
-    from gguf import GGUFReader
-
-    pre = _field_text(GGUFReader(summary.path).fields, "tokenizer.ggml.pre")
-    prefix = PRE_TOKENIZER_PREFIXES.get(pre or "")
+    prefix = PRE_TOKENIZER_PREFIXES.get(summary.pre_tokenizer or "")
     backend = getattr(tokenizer, "backend_tokenizer", None)
     if not prefix or backend is None:
         return
