@@ -8,7 +8,7 @@ back the last exchange, `/new` starts a fresh chat.
 Curation, what `hearth history export-preferences` learns from: `retry` keeps the earlier replies as
 alternatives and shows the new one, `swipe` steps between them (the one shown is the one chosen),
 `edit_last` changes the companion's last reply (its first text is kept), `rate_last` and `rate_chat`
-rate 1–5, `keep` marks the chat kept (or not).
+rate 1–5, `keep` marks the chat kept (or not); `last_reply` and `record` say what those act on.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from hearth.errors import UserError
 
 from companion.budget import ContextBudget, FittedPrompt, PromptParts
 from companion.engine import CANCELLED, Engine, Reply, ReplyStream
-from companion.history import Alternative, HistoryStore, check_rating
+from companion.history import Alternative, ChatRecord, HistoryStore, check_rating
 from companion.reasoning import Chunk
 
 # How many recent messages a lorebook scans for its keys.
@@ -190,7 +190,7 @@ class ChatSession:
         text = text.strip()
         if not text:
             raise UserError("the edited reply is empty; type the text the reply should have")
-        turn = self._last_reply("edit")
+        turn = self.last_reply("edit")
         if self.store is not None:
             self.store.edit_message(turn.message_id, text)
         for target in filter(None, (turn, turn.shown())):
@@ -200,7 +200,7 @@ class ChatSession:
 
     def rate_last(self, rating: int) -> Turn:
         check_rating(rating)
-        turn = self._last_reply("rate")
+        turn = self.last_reply("rate")
         if self.store is not None:
             self.store.rate_message(turn.message_id, rating)
         for target in filter(None, (turn, turn.shown())):
@@ -224,6 +224,17 @@ class ChatSession:
         """Mark this chat as one to learn from (`hearth history export-dataset`), or no longer."""
         fields = {"kept": kept, **({"title": title} if title else {})}
         self._require_store("kept").update_chat(self.chat_id, **fields)
+
+    def last_reply(self, verb: str = "use") -> Turn:
+        """The companion's last reply (what `edit_last` and `rate_last` change); `verb` names the refusal."""
+        turn = next((t for t in reversed(self.turns) if t.role == "assistant"), None)
+        if turn is None:
+            raise UserError(f"no reply to {verb} yet: the companion has not said anything in this chat")
+        return turn
+
+    def record(self) -> ChatRecord | None:
+        """The chat as stored now (title, kept, rating); None when it is not being stored."""
+        return self.store.chat(self.chat_id) if self.store is not None and self.chat_id is not None else None
 
     def prompt_parts(self, turns: list[Turn] | None = None) -> PromptParts:
         """The prompt's parts for a reply after `turns` (default: the whole chat)."""
@@ -252,12 +263,6 @@ class ChatSession:
         if self.store is None:
             raise UserError(f"this chat is not being stored, so it cannot be {what}")
         return self.store
-
-    def _last_reply(self, verb: str) -> Turn:
-        turn = next((t for t in reversed(self.turns) if t.role == "assistant"), None)
-        if turn is None:
-            raise UserError(f"no reply to {verb} yet: the companion has not said anything in this chat")
-        return turn
 
     def _reply(self, cancel: threading.Event | None, turns: list[Turn] | None = None,
                on_done: Callable[[Reply], None] | None = None) -> TurnStream:
