@@ -21,8 +21,9 @@ from typing import Iterator
 
 from hearth.chat_template import llama_cpp_renders_in_this_sandbox
 from hearth.errors import UserError
+from hearth.llama import install_log_sink, recent_log, silenced_stderr
+from hearth.verbosity import verbose
 
-from companion import quiet
 from companion.reasoning import Chunk, ReasoningSplitter, prompt_opens_reasoning
 from companion.settings import EngineSettings
 from companion.template import ChatTemplate
@@ -120,7 +121,7 @@ class Engine:
 
     @staticmethod
     def _load(settings: EngineSettings):
-        quiet.install_log_sink()
+        install_log_sink()
         from llama_cpp import Llama
 
         kwargs = dict(
@@ -130,15 +131,15 @@ class Engine:
             n_threads=settings.threads,
             n_threads_batch=settings.threads,
             n_gpu_layers=settings.gpu_layers,
-            verbose=quiet.verbose(),
+            verbose=verbose(),
         )
         if settings.lora_path is not None:
             kwargs.update(lora_path=str(settings.lora_path), lora_scale=settings.lora_scale)
         try:
-            with quiet.silenced_stderr(), llama_cpp_renders_in_this_sandbox():
+            with silenced_stderr(), llama_cpp_renders_in_this_sandbox():
                 return Llama(**kwargs)
         except (ValueError, RuntimeError) as exc:
-            said = quiet.recent_log()
+            said = recent_log()
             raise UserError(
                 f"llama.cpp could not load it ({exc}"
                 + (f"; llama.cpp said: {said}" if said else "")

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import sys
 
 from rich.console import Console
 
 from hearth import offline
 from hearth.errors import UserError
+from hearth.verbosity import set_verbose
 
 # Module name in tui.commands -> what it holds. Order is the order of `hearth --help`.
 COMMAND_MODULES = {
@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.verbose:
-        os.environ["HEARTH_VERBOSE"] = "1"
+        set_verbose()
     if not getattr(args, "func", None):
         parser.print_help()
         return 0

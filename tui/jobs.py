@@ -9,13 +9,13 @@ and with --verbose they are shown as `log` events.
 from __future__ import annotations
 
 import collections
-import os
 import threading
 from typing import Callable
 
 from textual.message import Message
 
 from hearth.events import ChildJob
+from hearth.verbosity import verbose
 from tui.messages import JobEnded, JobEvent
 
 STDERR_LINES_KEPT = 12
@@ -26,7 +26,7 @@ class JobRunner:
         self.name = name
         self._post = post
         self._stderr_tail: collections.deque[str] = collections.deque(maxlen=STDERR_LINES_KEPT)
-        self._verbose = os.environ.get("HEARTH_VERBOSE") == "1"
+        self._verbose = verbose()
         self.job = ChildJob(module, args, stderr_sink=self._stderr_line)
         self._cancel = threading.Event()
         self._signalled = False  # the child has been sent its one SIGINT

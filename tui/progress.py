@@ -6,7 +6,6 @@ The child's `error` event becomes a UserError, so the CLI exits 2 with that one 
 
 from __future__ import annotations
 
-import os
 from collections import deque
 
 from rich.console import Console
@@ -14,6 +13,7 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 
 from hearth.errors import UserError
 from hearth.events import ChildJob
+from hearth.verbosity import verbose as verbose_now
 from tui.step_lines import StepLines, fmt_number as _fmt
 
 console = Console(highlight=False)
@@ -22,7 +22,7 @@ STDERR_LINES_KEPT = 200
 
 def run_job(module: str, args: list[str], title: str, launcher: list[str] | None = None) -> dict:
     """Run `python [launcher] -m module args`, draw its events, and return the final `done` event."""
-    verbose = os.environ.get("HEARTH_VERBOSE") == "1"
+    verbose = verbose_now()
     stderr_tail: deque[str] = deque(maxlen=STDERR_LINES_KEPT)  # quoted if the child dies without a word
     job = ChildJob(module, args, launcher=list(launcher or []), stderr_sink=(lambda line: console.print(f"[dim]{line}[/]")) if verbose else stderr_tail.append)
     done: dict | None = None

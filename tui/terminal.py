@@ -1,8 +1,8 @@
 """Keep everything but the app itself off the screen while the TUI runs.
 
 Textual draws on file descriptor 2 (its Linux driver writes to `sys.__stderr__`). llama.cpp and its
-backends also write to fd 2 — some of it straight from C, around `companion.quiet`'s callback — and
-`companion.quiet.silenced_stderr()` points fd 2 at /dev/null while a model loads, which would blank
+backends also write to fd 2 — some of it straight from C, around `hearth.llama`'s log sink — and
+`hearth.llama.silenced_stderr()` points fd 2 at /dev/null while a model loads, which would blank
 the app's own drawing for that moment. So for the app's lifetime fd 2 goes to a log file, and the
 app draws on a private duplicate of the terminal that nothing else writes to.
 """

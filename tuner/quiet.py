@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import warnings
+
+from hearth.verbosity import verbose
 
 
 def quiet_hf_libraries() -> None:
-    if os.environ.get("HEARTH_VERBOSE") == "1":
+    if verbose():
         return
     import datasets
     import transformers
@@ -22,7 +23,7 @@ def quiet_hf_libraries() -> None:
 
 def quiet_gguf_loading() -> None:
     """transformers' GGUF loader draws its own tqdm bar, which no verbosity switch reaches: give it one off."""
-    if os.environ.get("HEARTH_VERBOSE") == "1":
+    if verbose():
         return
     import functools
 
