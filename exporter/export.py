@@ -91,6 +91,23 @@ def export_run(run_paths: RunPaths, quants=("q8_0",), lora: bool = False, emit: 
     return report
 
 
+def export_args(run_root, quants, *, lora: bool = False, serving: str | None = None) -> list[str]:
+    """The command line of `python -m exporter export` (exporter/__main__.py) for a run, as every front end
+    starts it (`hearth export`, the TUI's export screen); `serving` is companion.serving.serving_json's text."""
+    quant = quants if isinstance(quants, str) else ",".join(quants)
+    return (["export", str(run_root), "--quant", quant] + (["--serving", serving] if serving else [])
+            + (["--lora"] if lora else []))
+
+
+def read_report(run: RunPaths) -> dict | None:
+    """The run's last export report (gguf/export.json), or None when it has none it can read."""
+    try:
+        report = json.loads((run.gguf / "export.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return report if isinstance(report, dict) and isinstance(report.get("files"), list) else None
+
+
 def _behaviour(files: list[dict], emit: Emit) -> list[dict]:
     """The trained model's behaviour warnings, once each (every file is checked against the same model)."""
     warnings = list({w["issue"]: w for f in files for w in f.get("behaviour", [])}.values())
@@ -118,13 +135,17 @@ def summary_text(report: dict) -> str:
     for q in report.get("quantize", []):
         lines.append(f"  {q['file']}: {q['bytes_before'] / 1e6:,.1f} MB → {q['bytes_after'] / 1e6:,.1f} MB "
                      f"in {q['seconds']:.1f} s")
-    lora = report.get("lora")
-    if lora:
-        lines.append(f"{lora['path']} on {lora['base']}: {'passed' if lora['passed'] else 'FAILED'}, argmax equal at "
-                     f"{lora['positions'] - lora['argmax_mismatches']}/{lora['positions']} positions, "
-                     f"max |Δ| vs merged {lora['max_abs_diff']:.4g}")
+    if report.get("lora"):
+        lines.append(lora_line(report["lora"]))
     lines += [f"warning: {w['issue']} — {w['advice']}" for w in report.get("warnings", [])]
     lines.append(f"export {'passed' if report['passed'] else 'FAILED'} in {report['seconds']} s"
                  + (f", with {len(report['warnings'])} behaviour warning(s) about the trained model"
                     if report.get("warnings") else ""))
     return "\n".join(lines)
+
+
+def lora_line(lora: dict) -> str:
+    """The LoRA GGUF's check (base + LoRA against the merged f16), one line, for the CLI and the TUI."""
+    return (f"{lora['path']} on {lora['base']}: {'passed' if lora['passed'] else 'FAILED'}, argmax equal at "
+            f"{lora['positions'] - lora['argmax_mismatches']}/{lora['positions']} positions, "
+            f"max |Δ| vs merged {lora['max_abs_diff']:.4g}")

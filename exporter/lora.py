@@ -19,7 +19,8 @@ from pathlib import Path
 import gguf
 import numpy as np
 
-from exporter.architectures import HFConfig, arch_for, gguf_tensor_name, load_config, permute_rows, qk_permutation_heads
+from exporter.architectures import (ArchSpec, HFConfig, arch_for, gguf_tensor_name, load_config, permute_rows,
+                                    qk_permutation_heads)
 from exporter.tensors import read_header
 from hearth.atomic import atomic_path
 from hearth.errors import UserError
@@ -68,9 +69,21 @@ def adapter_base_dir(adapter_dir: Path, peft_config: dict, fallback: Path | None
                     where=str(adapter_dir / "adapter_config.json"))
 
 
-def export_lora(adapter_dir, out_path, *, base_dir: Path | None = None) -> LoraExport:
-    """Write the PEFT adapter in `adapter_dir` (or a run directory holding `adapter/`) as a GGUF LoRA."""
-    adapter_dir, out_path = Path(adapter_dir), Path(out_path)
+@dataclass
+class _Checked:
+    """An adapter llama.cpp can apply: its PEFT config, the base's config and architecture, its matrices by
+    module and each module's tensor name in a GGUF file."""
+
+    adapter_dir: Path
+    peft: dict
+    base: HFConfig
+    spec: ArchSpec
+    pairs: dict[str, list]
+    names: dict[str, str]
+
+
+def _check(adapter_dir: Path, base_dir: Path | None = None) -> _Checked:
+    """Everything export_lora refuses, found from the config and the safetensors headers, before any writing."""
     fallback = None
     if (adapter_dir / "adapter" / "adapter_config.json").is_file():  # a run directory
         adapter_dir, fallback = adapter_dir / "adapter", adapter_dir / "merged"
@@ -86,11 +99,33 @@ def export_lora(adapter_dir, out_path, *, base_dir: Path | None = None) -> LoraE
     base = load_config(base_dir or adapter_base_dir(adapter_dir, peft, fallback))
     spec = arch_for(base)
     pairs = _lora_pairs(adapter_dir)
+    names = {module: _module_tensor_name(spec, base, module, adapter_dir) for module in pairs}
+    return _Checked(adapter_dir, peft, base, spec, pairs, names)
+
+
+def lora_refusal(run_root) -> str | None:
+    """Why a run's adapter cannot be exported as a GGUF LoRA (`hearth export --lora`), or None when it can:
+    llama.cpp must be able to apply it, and its base must be a local model (the LoRA's own f16 GGUF is made
+    from it). For a front end to offer the choice only where it works."""
+    run_root = Path(run_root)
+    try:
+        checked = _check(run_root)
+        adapter_base_dir(checked.adapter_dir, checked.peft)  # export_run converts this base, not merged/
+    except (UserError, OSError, ValueError) as exc:
+        return str(exc)
+    return None
+
+
+def export_lora(adapter_dir, out_path, *, base_dir: Path | None = None) -> LoraExport:
+    """Write the PEFT adapter in `adapter_dir` (or a run directory holding `adapter/`) as a GGUF LoRA."""
+    checked = _check(Path(adapter_dir), base_dir)
+    adapter_dir, out_path, peft = checked.adapter_dir, Path(out_path), checked.peft
+    spec, base = checked.spec, checked.base
     alpha = float(peft.get("lora_alpha", peft.get("r", 8)))
     tensors: list[tuple[str, np.ndarray]] = []
     ranks, folded = [], 0
-    for module, (a_tensor, b_tensor) in sorted(pairs.items()):
-        name = _module_tensor_name(spec, base, module, adapter_dir)
+    for module, (a_tensor, b_tensor) in sorted(checked.pairs.items()):
+        name = checked.names[module]
         a, b = a_tensor.read(), b_tensor.read()
         rank = a.shape[0]
         factor = _peft_scale(peft, module, rank) / (alpha / rank)

@@ -8,6 +8,7 @@ from tui_helpers import make_run, wait_for
 
 from tui.app import HearthApp
 from tui.screens.chat import ChatScreen
+from tui.screens.export import ExportScreen
 from tui.screens.home import HomeScreen
 from tui.screens.train import TrainScreen
 from tui.widgets.chat_list import ChatList
@@ -63,7 +64,7 @@ async def test_empty_home_says_what_to_do():
         assert not app.screen.query_one(PersonaList).has_class("-empty")  # the built-in 林栀 is always there
 
 
-async def test_keys_open_the_train_and_chat_screens_and_come_back():
+async def test_keys_open_the_train_export_and_chat_screens_and_come_back():
     make_run("tiny-offline-20250101-000000", steps=2, adapter=True)
     app = HearthApp()
     async with app.run_test(size=(100, 30)) as pilot:
@@ -71,11 +72,11 @@ async def test_keys_open_the_train_and_chat_screens_and_come_back():
         assert isinstance(app.screen, TrainScreen) and app.screen.run is None
         await pilot.press("escape")
         assert isinstance(app.screen, HomeScreen)
-        await pilot.press("e")  # the highlighted run: merge / export
-        assert isinstance(app.screen, TrainScreen)
+        await pilot.press("e")  # the highlighted run: export (merged first, it has only an adapter)
+        assert isinstance(app.screen, ExportScreen)
         assert app.screen.run.root.name == "tiny-offline-20250101-000000"
-        assert not app.screen.query_one("#merge").disabled  # it has an adapter
-        assert app.screen.query_one("#export").disabled  # but no merged model yet
+        assert not app.screen.query_one("#start").disabled
+        assert "Start merges it first" in str(app.screen.query_one("#export-run-state").render())
         await pilot.press("escape")
         await pilot.press("c")  # no exported model anywhere: the chat screen says so
         assert isinstance(app.screen, ChatScreen)

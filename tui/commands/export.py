@@ -57,7 +57,7 @@ def verify(args) -> int:
 
 
 def export(args) -> int:
-    from exporter.export import summary_text
+    from exporter.export import export_args, summary_text
     from hearth.paths import resolve_run
 
     run = resolve_run(args.run)
@@ -67,8 +67,7 @@ def export(args) -> int:
 
         with console.status(f"merging the adapter of {run.root.name} into its base first"):
             console.print(f"merged model: {merge_run(run)}")
-    command = ["export", str(run.root), "--quant", args.quant, "--serving", _serving(args, run)]
-    done = _job(command + (["--lora"] if args.lora else []), "export")
+    done = _job(export_args(run.root, args.quant, lora=args.lora, serving=_serving(args, run)), "export")
     console.print(summary_text(done))
     if done.get("ollama"):
         console.print(f"run it in Ollama: {done['ollama']}")

@@ -15,6 +15,7 @@ from textual.widgets import Footer, Header
 from hearth.paths import RunPaths
 from tui.catalog import run_summaries
 from tui.messages import ChatChosen, PersonaChosen, ReadingChosen, RunChosen
+from tui.screens.export import ExportScreen
 from tui.widgets.chat_list import ChatList
 from tui.widgets.persona_list import PersonaList
 from tui.widgets.reading_list import ReadingList
@@ -35,7 +36,7 @@ class HomeScreen(Screen):
         Binding("c", "chat", "chat"),
         Binding("a", "tarot", "ask the cards"),
         Binding("t", "train", "train"),
-        Binding("e", "export", "merge / export run"),
+        Binding("e", "export", "export run"),
         Binding("v", "eval", "eval run"),
         Binding("r", "refresh", "refresh"),
         Binding("q", "app.quit", "quit"),
@@ -106,7 +107,7 @@ class HomeScreen(Screen):
         if run is None:
             self.notify("no run to export yet — press t to train one", severity="warning")
             return
-        self.app.open_train(run)
+        self.app.push_screen(ExportScreen(run))
 
     def action_eval(self) -> None:
         """The highlighted run's eval: base against tuned, measured, side by side."""
