@@ -1,9 +1,10 @@
-"""Tarot readings in the history database (`readings` table, migrations 2 and 3 of companion/history.py):
+"""Tarot readings in the history database (`readings` table, the "tarot readings" and "readings keep their
+prompt's context" migrations of companion/history/database.py):
 store one, list them, rate them 1–5, note on them. Cards, positions and the prompt's context arrive as
 plain data (this room knows no tarot); spreads/reading_rows.py writes the good ones back out as training rows.
 
-The store rides on a HistoryStore — its connection, lock and short write transactions — so chats
-and readings share one file, one schema version and the same crash safety.
+The store is a peer of the chats' HistoryStore over the history's Database — its connection and short
+write transactions — so chats and readings share one file, one schema and the same crash safety.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from pathlib import Path
 
 from hearth.errors import UserError
 
-from companion.history import HistoryStore, check_rating
+from companion.history import HistoryStore
+from companion.history.database import ClosedByWith, Database, check_rating
 
 
 @dataclass
@@ -38,14 +40,15 @@ class Reading:
     context: dict = field(default_factory=dict)  # the prompt's context: {language, history?}
 
 
-class ReadingStore:
+class ReadingStore(ClosedByWith):
     def __init__(self, history: HistoryStore | None = None):
-        self._owns_history = history is None
-        self.history = history if history is not None else HistoryStore()
+        """Over the file an open HistoryStore holds (the app keeps one), else over a file of its own."""
+        self._owns_database = history is None
+        self.database = history.database if history is not None else Database()
 
     @property
     def path(self) -> Path:
-        return self.history.path
+        return self.database.path
 
     def add(
         self, *, person: str, question: str, spread: str, cards: list[dict], reading: str, reasoning: str = "",
@@ -54,7 +57,7 @@ class ReadingStore:
     ) -> int:
         rows = [{"position": c["position"], **({"meaning": c["meaning"]} if c.get("meaning") else {}),
                  "card": c["card"], "reversed": bool(c["reversed"])} for c in cards]
-        with self.history._transaction() as db:
+        with self.database.transaction() as db:
             cursor = db.execute(
                 "INSERT INTO readings (created, person, question, spread, cards, reading, reasoning, model, tokens,"
                 " seconds, notes, context) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -64,7 +67,7 @@ class ReadingStore:
             return cursor.lastrowid
 
     def get(self, reading_id: int) -> Reading:
-        rows = self.history._read("SELECT * FROM readings WHERE id = ?", (reading_id,))
+        rows = self.database.read("SELECT * FROM readings WHERE id = ?", (reading_id,))
         if not rows:
             raise UserError(f"no reading with id {reading_id}; `hearth tarot readings` lists them")
         return _reading(rows[0])
@@ -80,7 +83,7 @@ class ReadingStore:
         sql = f"SELECT * FROM readings{where} ORDER BY created {order}, id {order}"
         if limit:
             sql += f" LIMIT {int(limit)}"
-        return [_reading(r) for r in self.history._read(sql, params)]
+        return [_reading(r) for r in self.database.read(sql, params)]
 
     def rate(self, reading_id: int, rating: int, note: str | None = None) -> Reading:
         check_rating(rating)
@@ -93,21 +96,15 @@ class ReadingStore:
 
     def _update(self, reading_id: int, **fields) -> None:
         assignments = ", ".join(f"{name} = ?" for name in fields)
-        with self.history._transaction() as db:
+        with self.database.transaction() as db:
             changed = db.execute(f"UPDATE readings SET {assignments} WHERE id = ?", (*fields.values(), reading_id))
             found = changed.rowcount > 0
         if not found:
             self.get(reading_id)  # raises the "no reading with id" message
 
     def close(self) -> None:
-        if self._owns_history:
-            self.history.close()
-
-    def __enter__(self) -> "ReadingStore":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
+        if self._owns_database:
+            self.database.close()
 
 
 def _reading(row: sqlite3.Row) -> Reading:

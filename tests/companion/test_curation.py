@@ -8,8 +8,7 @@ import sqlite3
 import pytest
 from scripted_model import SCRIPTED_ANSWER
 
-from companion import history as history_module
-from companion.history import HistoryStore, latest_version
+from companion.history import MIGRATIONS, HistoryStore, database, latest_version
 from companion.session import ChatSession
 from hearth.errors import UserError
 
@@ -22,8 +21,7 @@ def store(tmp_path):
 
 def test_an_older_history_upgrades_in_place_and_keeps_everything(tmp_path, monkeypatch):
     path = tmp_path / "history.db"
-    before = [m for m in history_module.MIGRATIONS if m[0] < 4]
-    monkeypatch.setattr(history_module, "MIGRATIONS", before)
+    monkeypatch.setattr(database, "MIGRATIONS", MIGRATIONS[:3])  # the file as hearth wrote it before curation
     with HistoryStore(path) as old:
         chat = old.create_chat(persona="林栀", system_prompt="你是林栀")
         old.add_message(chat, "user", "你好")
@@ -51,7 +49,9 @@ def test_an_older_history_upgrades_in_place_and_keeps_everything(tmp_path, monke
         assert store.chat(chat).rating == 4
     db = sqlite3.connect(path)
     assert db.execute("PRAGMA user_version").fetchone()[0] == latest_version() == 4
-    assert [r[0] for r in db.execute("SELECT version FROM schema_migrations")] == [1, 2, 3, 4]
+    assert [tuple(r) for r in db.execute("SELECT version, name FROM schema_migrations")] == [
+        (1, "chats and messages"), (2, "tarot readings"), (3, "readings keep their prompt's context"),
+        (4, "curation: swipes, edits, ratings")]
 
 
 def test_ratings_out_of_range_and_unknown_messages_are_refused(store):

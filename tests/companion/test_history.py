@@ -9,12 +9,13 @@ import signal
 import sqlite3
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-from companion import history as history_module
 from companion.dataset_export import export_dataset, training_messages
-from companion.history import APPLICATION_ID, HistoryStore, latest_version
+from companion.history import APPLICATION_ID, MIGRATIONS, HistoryStore, database, latest_version
+from companion.readings import ReadingStore
 from hearth.errors import UserError
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -41,8 +42,8 @@ def test_a_new_store_has_the_schema_version_and_our_mark(tmp_path):
     assert db.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
     assert db.execute("PRAGMA user_version").fetchone()[0] == latest_version()
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert [r[0] for r in db.execute("SELECT version FROM schema_migrations")] == [v for v, _, _ in
-                                                                                  history_module.MIGRATIONS]
+    assert [tuple(r) for r in db.execute("SELECT version, name FROM schema_migrations")] == [
+        (version, name) for version, (name, _) in enumerate(MIGRATIONS, start=1)]
 
 
 def test_an_older_file_is_migrated_and_keeps_its_data(tmp_path, monkeypatch):
@@ -50,13 +51,83 @@ def test_an_older_file_is_migrated_and_keeps_its_data(tmp_path, monkeypatch):
     with HistoryStore(path) as store:
         chat = store.create_chat(persona="林栀")
         store.add_message(chat, "user", "旧消息")
-    newer = history_module.MIGRATIONS + [(latest_version() + 1, "chat mood", "ALTER TABLE chats ADD COLUMN mood TEXT")]
-    monkeypatch.setattr(history_module, "MIGRATIONS", newer)
+    newer = [*MIGRATIONS, ("chat mood", lambda db: db.execute("ALTER TABLE chats ADD COLUMN mood TEXT"))]
+    monkeypatch.setattr(database, "MIGRATIONS", newer)
     with HistoryStore(path) as store:
         assert store.messages(chat)[0].content == "旧消息"
     db = sqlite3.connect(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == newer[-1][0]
+    assert db.execute("PRAGMA user_version").fetchone()[0] == len(newer)
+    assert [r[0] for r in db.execute("SELECT name FROM schema_migrations ORDER BY version")] == [n for n, _ in newer]
     assert "mood" in [r[1] for r in db.execute("PRAGMA table_info(chats)")]
+
+
+# What hearth wrote at each schema version while its migrations were numbered (before they were registered and
+# recorded by name): every table's SQL as SQLite keeps it, the migrations recorded and the pragmas, taken from
+# the files that code created. Never regenerated: it is the past that today's code must keep reading.
+RELEASED = json.loads((Path(__file__).parent / "history_versions.json").read_text(encoding="utf-8"))
+
+
+def _schema(path) -> list[tuple]:
+    db = sqlite3.connect(path)
+    rows = db.execute("SELECT type, name, tbl_name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY rowid")
+    schema = [(kind, name, table, " ".join(sql.split())) for kind, name, table, sql in rows]
+    db.close()
+    return schema
+
+
+def _released_file(path, version: int) -> None:
+    """The history file the numbered migrations left at `version`, with a chat (and a reading, from version 2)
+    in it — built from RELEASED, not from today's migrations."""
+    released = RELEASED[str(version)]
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("PRAGMA journal_mode = WAL")
+    db.execute(f"PRAGMA application_id = {released['application_id']}")
+    for _, _, _, sql in released["schema"]:
+        db.execute(sql)
+    db.executemany("INSERT INTO schema_migrations VALUES (?, ?, 0)", released["migrations"])
+    db.execute(f"PRAGMA user_version = {released['user_version']}")
+    db.execute("INSERT INTO chats (id, title, persona, kept, created, updated) VALUES (1, '旧的', '林栀', 1, 1, 1)")
+    db.execute("INSERT INTO messages (chat_id, position, role, content, finish_reason, created)"
+               " VALUES (1, 0, 'user', '你好', NULL, 1), (1, 1, 'assistant', '哟', 'stop', 2)")
+    if version >= 2:
+        db.execute("INSERT INTO readings (created, person, question, spread, cards, reading, rating)"
+                   " VALUES (3, 'Mel', '运势？', '三张牌', '[]', '一切都好。', 5)")
+    if version >= 3:
+        db.execute("""UPDATE readings SET context = '{"language": "zh"}'""")
+    db.close()
+
+
+@pytest.mark.parametrize("version", [int(v) for v in RELEASED if int(v) < latest_version()])
+def test_a_file_from_each_older_version_upgrades_in_place(tmp_path, version):
+    path = tmp_path / "history.db"
+    _released_file(path, version)
+    with HistoryStore(path) as store:
+        assert [(m.role, m.content, m.stats) for m in store.messages(1)] == [
+            ("user", "你好", {}), ("assistant", "哟", {"finish_reason": "stop"})]
+        assert (store.chat(1).title, store.chat(1).kept, store.chat(1).rating) == ("旧的", True, None)
+        readings = [(r.person, r.reading, r.rating, r.context) for r in ReadingStore(store).list()]
+    context = {"language": "zh"} if version >= 3 else {}
+    assert readings == ([("Mel", "一切都好。", 5, context)] if version >= 2 else [])
+    HistoryStore(tmp_path / "fresh.db").close()
+    assert _schema(path) == _schema(tmp_path / "fresh.db")
+    db = sqlite3.connect(path)
+    assert [tuple(r) for r in db.execute("SELECT version, name FROM schema_migrations ORDER BY version")] == [
+        (number, name) for number, (name, _) in enumerate(MIGRATIONS, start=1)]
+    assert db.execute("PRAGMA user_version").fetchone()[0] == latest_version()
+
+
+@pytest.mark.parametrize("version", [int(v) for v in RELEASED])
+def test_the_registered_migrations_build_what_was_released(tmp_path, monkeypatch, version):
+    """A released migration is never edited: today's first `version` migrations make the file hearth made then."""
+    monkeypatch.setattr(database, "MIGRATIONS", MIGRATIONS[:version])
+    path = tmp_path / "history.db"
+    HistoryStore(path).close()
+    released = RELEASED[str(version)]
+    assert _schema(path) == [(kind, name, table, " ".join(sql.split())) for kind, name, table, sql in released["schema"]]
+    db = sqlite3.connect(path)
+    assert [list(r) for r in db.execute("SELECT version, name FROM schema_migrations ORDER BY version")] == \
+        released["migrations"]
+    assert db.execute("PRAGMA user_version").fetchone()[0] == released["user_version"]
 
 
 def test_a_file_from_a_newer_hearth_is_refused(tmp_path):
