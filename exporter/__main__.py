@@ -2,6 +2,7 @@
 
 The `hearth` CLI and the TUI run these and draw the events; a crash or a stuck llama.cpp call
 never takes the front end down, and a cancel is a SIGINT that leaves no finished-looking file.
+The last event and the exit code say how it ended, as for every job (hearth/job_main.py).
 """
 
 from __future__ import annotations
@@ -10,9 +11,8 @@ import argparse
 import json
 import sys
 
-from hearth import offline
-from hearth.errors import UserError
 from hearth.events import emit
+from hearth.job_main import job_main
 
 
 def _convert(args) -> dict:
@@ -62,7 +62,7 @@ def _export(args) -> dict:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m exporter")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="job", required=True)
     p = sub.add_parser("convert")
     p.add_argument("model_dir")
     p.add_argument("out")
@@ -92,18 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    offline.apply()  # before any Hugging Face library is imported: no telemetry, no hub look-ups
-    args = build_parser().parse_args(argv)
-    try:
-        result = args.func(args)
-    except UserError as exc:
-        emit("error", message=str(exc))
-        return exc.exit_code
-    except KeyboardInterrupt:
-        emit("error", message="interrupted; nothing half-written was left behind")
-        return 130
-    emit("done", **result)
-    return 0
+    return job_main(build_parser(), lambda args: args.func(args), argv)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,8 @@
 """The JSON-lines protocol between a long job (training, export) and its front ends.
 
-A child process prints one JSON object per line on stdout: `{"event": "step", ...}`, `eval`,
-`saved`, `done`, `error`, `log`. The CLI draws them with rich, the TUI with Textual widgets;
-neither needs to know which job is running. Anything else the child prints goes to stderr.
+A child process prints one JSON object per line on stdout: `{"event": KIND, "time": ..., ...}`, with KIND one
+of `KINDS` below. The CLI draws them with rich, the TUI with Textual widgets; neither needs to know which job
+is running. Anything else the child prints goes to stderr (hearth/job_main.py).
 """
 
 from __future__ import annotations
@@ -16,6 +16,20 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
+
+# Every kind of event, and the fields it carries beside `event` and `time`. Jobs emit these names and front
+# ends match on them (tui/progress.py for the CLI, tui/jobs.py and tui/widgets/ for the TUI).
+STAGE, STEP, EVAL, SAVED, WARNING, LOG, DONE, ERROR = "stage", "step", "eval", "saved", "warning", "log", "done", "error"
+KINDS = {
+    STAGE: "message: what the job is doing now",
+    STEP: "step, max_steps, loss, tokens_per_s, eta_s, …: one logged training step",
+    EVAL: "step, eval_loss: an evaluation during training",
+    SAVED: "path (step): a file or checkpoint written",
+    WARNING: "message: something the user should know; the job goes on",
+    LOG: "text: a line the child printed that was not an event (front ends show it with --verbose)",
+    DONE: "the job's result: the last event of a job that finished",
+    ERROR: "message: the last event of a job that failed, one sentence",
+}
 
 _event_stream = None  # where emit() writes; None means the current sys.stdout
 
@@ -50,7 +64,7 @@ class ChildJob:
     process: subprocess.Popen | None = None
 
     def events(self) -> Iterator[dict]:
-        """Start the child and yield its events until it exits. Non-JSON stdout lines become `log`."""
+        """Start the child and yield its events until it exits. Non-JSON stdout lines become `log` events."""
         cmd = [sys.executable, *self.launcher, "-m", self.module, *self.args]
         self.process = subprocess.Popen(
             cmd,
@@ -70,9 +84,9 @@ class ChildJob:
             try:
                 event = json.loads(line)
             except json.JSONDecodeError:
-                event = {"event": "log", "text": line}
+                event = {"event": LOG, "text": line}
             if not isinstance(event, dict) or "event" not in event:
-                event = {"event": "log", "text": line}
+                event = {"event": LOG, "text": line}
             yield event
         self.process.wait()
 

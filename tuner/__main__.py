@@ -2,26 +2,23 @@
 `python -m tuner eval RUN_DIR [-n N] [--seed S] [--prompts FILE] [--gguf FILE]... [--quant q4_k_m,...]`.
 
 Prints one JSON event per line on stdout (hearth.events); the library's own chatter goes to stderr.
-Exit codes: 0 done, 2 bad input (UserError), 3 out of memory, 1 a crash (traceback on stderr).
+The last event and the exit code say how it ended, as for every job (hearth/job_main.py).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-import traceback
 
-from hearth import offline
-from hearth.errors import UserError
-from hearth.events import emit, route_events_to
+from hearth.events import emit
+from hearth.job_main import job_main
 from hearth.paths import RunPaths
 from tuner.quiet import quiet_hf_libraries
 
 
-def main(argv: list[str] | None = None) -> int:
-    offline.apply()  # before any Hugging Face library is imported: no telemetry, no hub look-ups
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m tuner")
-    parser.add_argument("job", choices=("train", "merge", "eval"))
+    parser.add_argument("job", choices=tuple(JOBS))
     parser.add_argument("run", metavar="RUN_DIR")
     parser.add_argument("--resume", action="store_true")
     evaluation = parser.add_argument_group("eval")
@@ -32,49 +29,42 @@ def main(argv: list[str] | None = None) -> int:
     evaluation.add_argument("--quant", default="", help="the run's own GGUFs as sides: q4_k_m,q8_0,...")
     evaluation.add_argument("--max-tokens", type=int, default=None, help="reply budget (default: from the data)")
     evaluation.add_argument("--loss-tokens", type=int, default=None, help="held-out tokens scored (default 2048)")
-    args = parser.parse_args(argv)
-    run = RunPaths(args.run)
-    # Everything the libraries print goes to stderr; stdout carries only events.
-    events_stream = sys.stdout
-    route_events_to(events_stream)
-    sys.stdout = sys.stderr
-    try:
-        quiet_hf_libraries()
-        if args.job == "train":
-            from tuner.train import run_training
-
-            result = run_training(run, resume=args.resume)
-        elif args.job == "merge":
-            from tuner.merge import merge_run
-
-            result = {"merged": merge_run(run)}
-        else:
-            result = {"report": _evaluate(run, args).to_json()}
-        emit("done", **result)
-        return 0
-    except UserError as exc:
-        emit("error", message=str(exc))
-        return 2
-    except MemoryError as exc:
-        emit("error", message=str(exc))
-        return 3
-    except Exception as exc:  # a bug: keep the traceback for --debug / --verbose
-        traceback.print_exc()
-        emit("error", message=f"{args.job} crashed: {type(exc).__name__}: {exc} (run with --verbose for the traceback)")
-        return 1
-    finally:
-        sys.stdout = events_stream
-        route_events_to(None)
+    return parser
 
 
-def _evaluate(run: RunPaths, args):
+def _train(run: RunPaths, args) -> dict:
+    from tuner.train import run_training
+
+    return run_training(run, resume=args.resume)
+
+
+def _merge(run: RunPaths, args) -> dict:
+    from tuner.merge import merge_run
+
+    return {"merged": merge_run(run)}
+
+
+def _eval(run: RunPaths, args) -> dict:
     from tuner.evaluate import DEFAULT_PROMPTS, evaluate_run
     from tuner.evaluate.loss import LOSS_MAX_TOKENS
 
     quants = [q.strip() for q in args.quant.split(",") if q.strip()]
-    return evaluate_run(run, prompts=DEFAULT_PROMPTS if args.n is None else args.n, ggufs=args.gguf, quants=quants,
-                        prompts_file=args.prompts, seed=args.seed, max_new_tokens=args.max_tokens,
-                        loss_tokens=args.loss_tokens or LOSS_MAX_TOKENS, emit=emit)
+    report = evaluate_run(run, prompts=DEFAULT_PROMPTS if args.n is None else args.n, ggufs=args.gguf, quants=quants,
+                          prompts_file=args.prompts, seed=args.seed, max_new_tokens=args.max_tokens,
+                          loss_tokens=args.loss_tokens or LOSS_MAX_TOKENS, emit=emit)
+    return {"report": report.to_json()}
+
+
+JOBS = {"train": _train, "merge": _merge, "eval": _eval}
+
+
+def run_job(args) -> dict:
+    quiet_hf_libraries()
+    return JOBS[args.job](RunPaths(args.run), args)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return job_main(build_parser(), run_job, argv)
 
 
 if __name__ == "__main__":
