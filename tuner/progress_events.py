@@ -13,6 +13,18 @@ from transformers import TrainerCallback
 from hearth.events import emit
 
 
+def memory_fields() -> dict:
+    """How much memory training holds, for the step event: the GPU's peak allocation when training runs
+    on CUDA, else this process's resident set (the TUI shows whichever is there)."""
+    import torch
+
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        return {"gpu_peak_bytes": torch.cuda.max_memory_allocated()}
+    from tuner.fast.host_memory import rss_bytes
+
+    return {"rss_bytes": rss_bytes()}
+
+
 class EventsCallback(TrainerCallback):
     def __init__(self, metrics_path: Path):
         self.metrics_path = metrics_path
@@ -53,7 +65,7 @@ class EventsCallback(TrainerCallback):
             record = {"step": state.global_step, "max_steps": state.max_steps, "epoch": round(state.epoch or 0, 4),
                       "loss": logs["loss"], "learning_rate": logs.get("learning_rate"),
                       "grad_norm": logs.get("grad_norm"), "tokens_per_s": round((tokens - tokens_then) / elapsed, 1),
-                      "eta_s": round(eta, 1)}
+                      "eta_s": round(eta, 1), **memory_fields()}
             self._last = (now, tokens, state.global_step)
             self._write({"kind": "train", **record}, state)
             emit("step", **record)

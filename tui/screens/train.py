@@ -12,6 +12,7 @@ checkpoint first, and Resume continues from it); quitting the app does the same.
 from __future__ import annotations
 
 import shlex
+from pathlib import Path
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -26,12 +27,14 @@ from tui.catalog import summarize_run
 from tui.data_report import report_renderables, summary_line
 from tui.jobs import JobRunner
 from tui.messages import JobEnded, JobEvent, JobStarted
+from tui.widgets.file_picker import FilePicker
 from tui.widgets.job_log import JobLog
 from tui.widgets.train_progress import TrainProgress
 from tuner.runs import RunRequest, create_run
 
 DEFAULT_RECIPE = "tiny-offline"
 DEFAULT_QUANT = "q8_0"
+DATA_SUFFIXES = (".jsonl", ".json")  # the files tuner.data reads
 
 # job -> (what it is doing, what to say when it is done). Done events: tuner/__main__.py, exporter/__main__.py.
 JOBS = {
@@ -41,6 +44,12 @@ JOBS = {
                lambda d: "export passed — Chat with it" if d.get("passed") else "export FAILED its checks (see the log)"),
 }
 
+# event kind -> what the progress widget does with it (every kind but `step` also goes to the log)
+PROGRESS_EVENTS = {
+    "step": TrainProgress.step,
+    "eval": TrainProgress.evaluated,
+    "stage": lambda progress, event: progress.status(event.get("message", "")),
+}
 
 RECIPE_BASE = "recipe"  # the base select's value for "the recipe's own base"
 
@@ -83,7 +92,7 @@ def form_request(recipe: str, data: str, base: str = "", fields: dict[str, str] 
 
 
 class TrainScreen(Screen):
-    BINDINGS = [Binding("escape", "back", "back")]
+    BINDINGS = [Binding("escape", "back", "back"), Binding("ctrl+o", "add_data", "add data file")]
 
     def __init__(self, run: RunPaths | None = None):
         super().__init__()
@@ -108,6 +117,7 @@ class TrainScreen(Screen):
                 yield Input(id="base-path", placeholder="or a path / hub id")
             with Horizontal(classes="row"):
                 yield Input(id="data", placeholder="data files (empty: the recipe's)")
+                yield Button("Add…", id="add-data")
                 yield Button("Check data", id="check")
                 yield Button("Start", id="start", variant="primary")
                 yield Button("Resume", id="resume")
@@ -221,6 +231,7 @@ class TrainScreen(Screen):
         summary = summarize_run(self.run) if self.run is not None else None
         enabled = {
             "check": not running and not self.checking,
+            "add-data": not running,
             "start": not running,
             "resume": not running and summary is not None and not summary.has_adapter
             and self.run.latest_checkpoint() is not None,
@@ -304,6 +315,19 @@ class TrainScreen(Screen):
             self.notify(f"{result.report['rows_rejected']} rows rejected (file:line and why in the log)",
                         severity="warning")
 
+    @on(Button.Pressed, "#add-data")
+    def action_add_data(self) -> None:
+        """Pick a data file (Enter chooses, Esc cancels); it joins the data line, quoted as the line is read."""
+        if self.runner is None:
+            self.app.push_screen(FilePicker("add a data file", DATA_SUFFIXES), self._add_data_file)
+
+    def _add_data_file(self, path: Path | None) -> None:
+        if path is None:
+            return
+        field = self.query_one("#data", Input)
+        field.value = " ".join(part for part in (field.value.strip(), shlex.quote(str(path))) if part)
+        field.focus()
+
     @on(Button.Pressed, "#resume")
     def _resume(self) -> None:
         self._follow(self._begin("train", "tuner", ["train", str(self.run.root), "--resume"]))
@@ -360,13 +384,11 @@ class TrainScreen(Screen):
 
     def on_job_event(self, message: JobEvent) -> None:
         event = message.event
-        progress = self.query_one(TrainProgress)
-        if event.get("event") == "step":
-            progress.step(event)
-            return
-        if event.get("event") == "stage":
-            progress.status(event.get("message", ""))
-        self.query_one(JobLog).show_event(event)
+        shown = PROGRESS_EVENTS.get(event.get("event"))
+        if shown is not None:
+            shown(self.query_one(TrainProgress), event)
+        if event.get("event") != "step":  # steps are the bar and the curve; a log line each would flood it
+            self.query_one(JobLog).show_event(event)
 
     def on_job_ended(self, message: JobEnded) -> None:
         self.runner = None
