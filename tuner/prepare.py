@@ -10,7 +10,7 @@ from importlib import resources
 
 from hearth.errors import UserError
 from hearth.language import text_language
-from tuner.data import LoadedData
+from tuner.data import LoadedData, Rejected
 from tuner.masking import IGNORE_INDEX, TemplateError, encode_conversation, end_of_turn_token
 from tuner.recipe import Recipe
 
@@ -92,24 +92,23 @@ def prepare(loaded: LoadedData, tokenizer, recipe: Recipe) -> PreparedData:
     """Tokenize every conversation; split off the eval set; build the report."""
     eot = end_of_turn_token(tokenizer)
     rows, lengths, truncated = [], [], 0
-    rejected = [vars(r) for r in loaded.rejected]
+    rejected = list(loaded.rejected)
     for conversation in loaded.conversations:
         messages = with_system_prompt(conversation.messages, recipe.data.system_prompt)
-        file, _, line = conversation.source.rpartition(":")
         try:
             encoded = encode_conversation(tokenizer, messages, recipe.data.max_length, eot)
         except TemplateError as exc:
-            rejected.append({"file": file, "line": int(line), "reason": str(exc)})
+            rejected.append(Rejected(conversation.file, conversation.line, str(exc)))
             continue
         if encoded.assistant_tokens == 0:
-            rejected.append({"file": file, "line": int(line),
-                             "reason": f"no reply left after cutting to data.max_length={recipe.data.max_length} tokens"})
+            rejected.append(Rejected(conversation.file, conversation.line,
+                                     f"no reply left after cutting to data.max_length={recipe.data.max_length} tokens"))
             continue
         lengths.append(len(encoded.input_ids) if not encoded.truncated else recipe.data.max_length)
         truncated += encoded.truncated
         rows.append(({"input_ids": encoded.input_ids, "labels": encoded.labels}, messages))
     if not rows:
-        raise UserError(f"no usable conversations after tokenizing; first problem: {rejected[0]['file']}:{rejected[0]['line']}: {rejected[0]['reason']}")
+        raise UserError(f"no usable conversations after tokenizing; first problem: {rejected[0]}")
     random.Random(recipe.data.seed).shuffle(rows)
     n_eval = min(recipe.data.eval_max_rows, int(len(rows) * recipe.data.eval_fraction))
     if recipe.data.eval_fraction > 0 and len(rows) >= 10:
@@ -119,7 +118,7 @@ def prepare(loaded: LoadedData, tokenizer, recipe: Recipe) -> PreparedData:
         "files": loaded.formats,
         "rows_kept": len(rows),
         "rows_rejected": len(rejected),
-        "rejected": rejected,
+        "rejected": [vars(r) for r in rejected],
         "train_rows": len(train_part),
         "eval_rows": len(eval_part),
         "max_length": recipe.data.max_length,
