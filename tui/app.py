@@ -18,6 +18,9 @@ from tui.screens.eval import EvalScreen
 from tui.screens.home import HomeScreen
 from tui.screens.tarot import TarotScreen
 from tui.screens.train import TrainScreen
+from tui.ui_settings import save_theme, saved_theme
+
+DEFAULT_THEME = "textual-dark"
 
 
 class HearthApp(App):
@@ -61,11 +64,20 @@ class HearthApp(App):
         return self._store
 
     def on_mount(self) -> None:
+        # The theme chosen last time (HEARTH_HOME/tui.json); any later change is kept for the next launch.
+        self.theme = saved_theme(self.available_themes, DEFAULT_THEME)
+        self.theme_changed_signal.subscribe(self, self._keep_theme)
         self.push_screen("home")
+
+    def _keep_theme(self, theme) -> None:
+        try:
+            save_theme(theme.name)
+        except (UserError, OSError) as exc:  # a read-only HEARTH_HOME: the theme still switches, just not kept
+            self.notify(f"the theme will not be remembered: {exc}", severity="warning", markup=False)
 
     def action_toggle_theme(self) -> None:
         """Dark and light in turn (a theme picked in the command palette switches back to dark)."""
-        self.theme = self.THEMES.get(self.theme, "textual-dark")
+        self.theme = self.THEMES.get(self.theme, DEFAULT_THEME)
 
     def open_chat(self, model: Path | None = None, persona: str | None = None, resume: int | None = None) -> None:
         self.push_screen(ChatScreen(model=model, persona=persona, resume=resume))
