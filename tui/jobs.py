@@ -14,7 +14,7 @@ from typing import Callable
 
 from textual.message import Message
 
-from hearth.events import ChildJob
+from hearth.events import DONE, ERROR, LOG, ChildJob
 from hearth.verbosity import verbose
 from tui.messages import JobEnded, JobEvent
 
@@ -34,7 +34,7 @@ class JobRunner:
     def _stderr_line(self, line: str) -> None:
         self._stderr_tail.append(line)
         if self._verbose:
-            self._post(JobEvent(self.name, {"event": "log", "text": line}))
+            self._post(JobEvent(self.name, {"event": LOG, "text": line}))
 
     @property
     def cancelled(self) -> bool:
@@ -60,9 +60,9 @@ class JobRunner:
                     self._signalled = True  # the cancel came before the child had started
                     self.job.cancel()
                 kind = event.get("event")
-                if kind == "done":
+                if kind == DONE:
                     done = event
-                elif kind == "error":
+                elif kind == ERROR:
                     error = event.get("message") or "the job failed"
                 else:
                     self._post(JobEvent(self.name, event))

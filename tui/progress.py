@@ -10,10 +10,12 @@ from collections import deque
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+from rich.text import Text
 
 from hearth.errors import UserError
-from hearth.events import ChildJob
+from hearth.events import DONE, ERROR, LOG, STAGE, STEP, ChildJob
 from hearth.verbosity import verbose as verbose_now
+from tui.event_lines import event_line
 from tui.step_lines import StepLines, fmt_number as _fmt
 
 console = Console(highlight=False)
@@ -40,7 +42,7 @@ def run_job(module: str, args: list[str], title: str, launcher: list[str] | None
         try:
             for event in job.events():
                 kind = event.get("event")
-                if kind == "step":
+                if kind == STEP:
                     info = (
                         f"loss {_fmt(event.get('loss'), '.4f')}  "
                         f"{_fmt(event.get('tokens_per_s'), ',.0f')} tok/s  "
@@ -50,23 +52,18 @@ def run_job(module: str, args: list[str], title: str, launcher: list[str] | None
                     line = plain.line_for(event) if plain else None
                     if line:
                         progress.console.print(f"  {line}")
-                elif kind == "eval":
-                    progress.console.print(f"  eval step {event.get('step')}: loss {_fmt(event.get('eval_loss'), '.4f')}")
-                elif kind == "saved":
-                    progress.console.print(f"  saved {event.get('path')}")
-                elif kind == "stage":
-                    progress.update(task, info=event.get("message", ""))
-                    progress.console.print(f"  {event.get('message', '')}")
-                elif kind == "warning":
-                    progress.console.print(f"  [yellow]warning:[/] {event.get('message')}")
-                elif kind == "log" and verbose:
-                    progress.console.print(f"[dim]{event.get('text')}[/]")
-                elif kind == "done":
+                elif kind == DONE:
                     done = event
                     progress.update(task, info="done", total=progress.tasks[0].total or 1,
                                     completed=progress.tasks[0].total or 1)
-                elif kind == "error":
+                elif kind == ERROR:
                     error = event
+                else:
+                    if kind == STAGE:
+                        progress.update(task, info=event.get("message", ""))
+                    line = event_line(event) if kind != LOG or verbose else None
+                    if line is not None:
+                        progress.console.print(Text.assemble("  ", line))
         except KeyboardInterrupt:
             job.cancel()  # the child saves a checkpoint and exits on SIGINT
             if job.process:

@@ -12,6 +12,7 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
+from hearth.events import STAGE
 from hearth.paths import RunPaths
 from tui.jobs import JobRunner
 from tui.messages import JobEnded, JobEvent
@@ -65,7 +66,7 @@ class EvalScreen(Screen):
 
     @on(JobEvent)
     def _job_event(self, message: JobEvent) -> None:
-        if message.event.get("event") == "stage":
+        if message.event.get("event") == STAGE:
             self.query_one("#eval-status", Static).update(f"evaluating: {message.event.get('message', '')}")
 
     @on(JobEnded)
