@@ -139,6 +139,7 @@ async def test_the_persona_list_imports_a_picked_card(tmp_path, monkeypatch, hea
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         personas = app.screen.query_one(PersonaList)
+        assert [str(column.label) for column in personas.table.columns.values()] == ["persona", "source"]
         personas.table.focus()
         await pilot.pause()
         shown = {(key.key, key.description) for key in app.screen.query("FooterKey")}

@@ -22,8 +22,7 @@ class PersonaList(Listing):
     EMPTY = "no personas — press i to import a card (.png or .json)"
     BINDINGS = [Binding("i", "import_card", "import card")]
 
-    def on_mount(self) -> None:
-        super().on_mount()
+    def on_mount(self) -> None:  # Textual runs Listing.on_mount (the title, the columns) as well
         self.border_subtitle = "i: import a card"  # the key is only in the footer while the list has the focus
 
     def show_personas(self, entries) -> None:
