@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 from tuner.chat_render import render_chat
 
+# The label of a token that is not learned: PyTorch's cross-entropy skips it (its ignore_index default). The one
+# definition; the fast path's packing and loss use it too.
 IGNORE_INDEX = -100
 # A rendered conversation longer than this many characters per token of max_length is cut before it is
 # tokenized: far more than any tokenizer packs into one token, so the cut never shortens what max_length

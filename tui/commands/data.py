@@ -6,6 +6,7 @@ from rich.console import Console
 from rich.text import Text
 
 from hearth.atomic import write_json
+from tuner.formats import FORMATS_BY_NAME
 
 console = Console(highlight=False)
 
@@ -34,7 +35,7 @@ def register(subparsers) -> None:
     sub = parser.add_subparsers(dest="data_command", required=True)
     chk = sub.add_parser("check", help="load, validate and measure dataset files")
     chk.add_argument("files", nargs="+", metavar="FILE")
-    chk.add_argument("--format", choices=("auto", "messages", "sharegpt", "alpaca", "tarot", "preference", "kto"))
+    chk.add_argument("--format", choices=("auto", *FORMATS_BY_NAME))
     chk.add_argument("--recipe", default="tiny-offline", help="recipe whose tokenizer and max length to use")
     chk.add_argument("--tokenizer", help="base model whose tokenizer to measure with (default: the recipe's)")
     chk.add_argument("--max-length", type=int)

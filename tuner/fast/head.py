@@ -15,8 +15,7 @@ import torch
 from transformers.utils import ModelOutput
 
 from tuner.fast.chunked_loss import chunked_cross_entropy
-
-IGNORE_INDEX = -100
+from tuner.masking import IGNORE_INDEX
 
 
 @dataclass

@@ -18,7 +18,7 @@ from collections.abc import Iterator, Sequence
 
 import torch
 
-IGNORE_INDEX = -100
+from tuner.masking import IGNORE_INDEX
 
 
 def pack_by_budget(lengths: Sequence[int], budget: int) -> list[list[int]]:
