@@ -23,6 +23,7 @@ from hearth.errors import UserError
 from hearth.user_paths import check_output_file
 
 from companion.dataset_export import prompt_messages, trains
+from companion.engine import CANCELLED
 from companion.history import ChatRecord, HistoryStore, StoredMessage
 
 DESIRABLE, UNDESIRABLE = 4, 2  # ratings at or above / at or below
@@ -75,7 +76,7 @@ def chat_rows(store: HistoryStore, record: ChatRecord) -> PreferenceRows:
 def _reply_rows(store: HistoryStore, record: ChatRecord, message: StoredMessage, prompt: list[dict],
                 rows: PreferenceRows) -> None:
     alternatives = store.alternatives(message.id)
-    others = [a for a in alternatives if a.number != message.chosen and a.stats.get("finish_reason") != "cancelled"]
+    others = [a for a in alternatives if a.number != message.chosen and a.stats.get("finish_reason") != CANCELLED]
     rejected = [message.original or ""] + [a.content for a in others]
     for text in dict.fromkeys(rejected):  # once each, in order
         if text.strip() and text != message.content:
