@@ -3,6 +3,11 @@
 The model loads and every reply streams in thread workers that only post messages (tui/messages.py);
 the screen turns those into bubbles. The session (companion.session.ChatSession) stores each turn in
 the history as it completes, so what the view shows after a reply is exactly what the session holds.
+
+Curation, as in `hearth chat`: retry keeps the earlier reply as an alternative, alt+←/→ step between
+them (the one shown is the one chosen), edit and rate the last reply, rate or keep the whole chat. Each
+command is one row of COMMANDS: its key in the footer, its slash names typed in the prompt (`/rate 4`,
+`/rate chat 5`, `/edit TEXT`, `/keep TITLE`), and the action both run; the session does the work.
 """
 
 from __future__ import annotations
@@ -10,7 +15,7 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable, Iterator, NamedTuple
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -24,6 +29,7 @@ from hearth.errors import UserError
 from tui.catalog import NO_PERSONA, chat_models, model_label, persona_choices
 from tui.messages import ReplyChunk, ReplyDone, ReplyFailed, ReplyStarted, SessionFailed, SessionReady
 from tui.widgets.conversation import ConversationView
+from tui.widgets.curation_dialogs import SUBJECTS, EditReplyDialog, RatingDialog
 
 # How often a streaming reply is pushed to the screen: tokens arriving faster are joined first.
 FLUSH_INTERVAL_S = 1 / 30
@@ -79,16 +85,41 @@ def open_chat_session(engine, store, persona: str, resume: int | None, user_name
     return ChatSession(engine, store, persona=chosen.prompt, persona_name=chosen.name, user_name=chosen.user_name)
 
 
+class Command(NamedTuple):
+    action: str  # ChatScreen.action_<action>(rest): rest is what followed a slash command, "" from a key
+    key: str | None  # None: typed only
+    label: str  # in the footer
+    slash: tuple[str, ...] = ()
+    group: Binding.Group | None = None
+    display: str | None = None  # how the footer writes the key, when shorter than Textual's way
+
+
+SWIPE = Binding.Group("swipe", compact=True)
+# The keys are ones the prompt (an Input) leaves free, so they work while typing; the footer fits them all
+# in 80 columns.
+COMMANDS = [
+    Command("retry", "ctrl+r", "retry", ("/retry",)),
+    Command("prev", "alt+left", "previous alternative", ("/prev",), SWIPE),
+    Command("next", "alt+right", "next alternative", ("/next",), SWIPE, "→"),  # "alt+←→ swipe"
+    Command("edit", "ctrl+o", "edit", ("/edit",)),
+    Command("rate", "ctrl+t", "rate", ("/rate",)),
+    Command("toggle_keep", "ctrl+s", "keep"),
+    Command("keep", None, "", ("/keep", "/save")),
+    Command("unkeep", None, "", ("/unkeep",)),
+    Command("undo", "ctrl+z", "undo", ("/undo",)),
+    Command("new_chat", "ctrl+n", "new", ("/new",)),
+]
+SLASH_COMMANDS = {name: command.action for command in COMMANDS for name in command.slash}
+# Which session method a rating goes to (the rating dialog's subjects).
+RATE = {"reply": "rate_last", "chat": "rate_chat"}
+
+
 class ChatScreen(Screen):
-    BINDINGS = [
-        Binding("escape", "stop_or_back", "stop / back"),
-        Binding("ctrl+r", "retry", "retry"),
-        Binding("ctrl+z", "undo", "undo"),
-        Binding("ctrl+n", "new_chat", "new chat"),
-        Binding("ctrl+s", "keep", "keep for training"),
+    BINDINGS = [Binding("escape", "stop_or_back", "back")] + [  # (the status line says when esc stops a reply)
+        Binding(c.key, c.action, c.label, group=c.group, key_display=c.display) for c in COMMANDS if c.key
     ]
-    # Actions that need a loaded session and no reply streaming.
-    SESSION_ACTIONS = {"retry", "undo", "new_chat", "keep"}
+    # Every command needs a loaded session and no reply streaming.
+    SESSION_ACTIONS = {c.action for c in COMMANDS}
 
     def __init__(self, model: Path | None = None, persona: str | None = None, resume: int | None = None):
         super().__init__()
@@ -114,7 +145,8 @@ class ChatScreen(Screen):
         yield ConversationView(id="conversation")
         yield Static("", id="chat-status", markup=False)
         yield Input(placeholder="say something (enter sends)", id="prompt", disabled=not self.models)
-        yield Footer()
+        # compact and without the command palette's key (ctrl+p still opens it): so all the chat's keys fit in 80 columns
+        yield Footer(compact=True, show_command_palette=False)
 
     def _plan(self, personas: list[tuple[str, str]]):
         """(model, persona, chat to resume, a notice) from what was asked for and what is on disk."""
@@ -215,9 +247,19 @@ class ChatScreen(Screen):
             self.notify(message.notice, severity="warning")
         self.query_one("#prompt", Input).focus()
 
+    def _chat_marks(self) -> str:
+        """" kept · rated 4/5" as the history holds the chat now ("" when neither, or not stored)."""
+        try:
+            record = self.session.record()
+        except UserError:  # deleted meanwhile (e.g. by `hearth history`)
+            return ""
+        if record is None:
+            return ""
+        return (" kept" if record.kept else "") + (f" · rated {record.rating}/5" if record.rating else "")
+
     def _show_session_status(self) -> None:
         s = self.session
-        chat = f"chat #{s.chat_id}" if s.chat_id is not None else "not recorded"
+        chat = f"chat #{s.chat_id}{self._chat_marks()}" if s.chat_id is not None else "not recorded"
         used, speed = context_use(s)
         speed_part = f" · {speed:.1f} tok/s" if speed else ""
         # the numbers first: at 80 columns the model's file name (also in the selector above) is what gets cut
@@ -250,12 +292,23 @@ class ChatScreen(Screen):
         return True
 
     @on(Input.Submitted, "#prompt")
-    def _send(self, event: Input.Submitted) -> None:
+    async def _send(self, event: Input.Submitted) -> None:
         text = event.value.strip()
         if not text or not self._can_reply():
             return
         event.input.clear()
+        if text.startswith("/"):
+            await self._slash(text)
+            return
         self._start_reply(lambda session, cancel: session.send(text, cancel=cancel))
+
+    async def _slash(self, line: str) -> None:
+        name, _, rest = line.partition(" ")
+        action = SLASH_COMMANDS.get(name.lower())
+        if action is None:
+            self.notify(f"unknown command {name}; the chat knows {' '.join(SLASH_COMMANDS)}", severity="warning")
+            return
+        await getattr(self, f"action_{action}")(rest.strip())
 
     def _start_reply(self, start: Callable) -> None:
         self.cancel = threading.Event()
@@ -340,27 +393,82 @@ class ChatScreen(Screen):
         else:
             self.app.pop_screen()
 
-    def action_retry(self) -> None:
+    async def action_retry(self, _rest: str = "") -> None:
         if self._can_reply():
             self._start_reply(lambda session, cancel: session.retry(cancel=cancel))
 
-    async def action_undo(self) -> None:
+    async def action_prev(self, _rest: str = "") -> None:
+        await self._change(self.session.swipe, -1)
+
+    async def action_next(self, _rest: str = "") -> None:
+        await self._change(self.session.swipe, 1)
+
+    async def action_edit(self, rest: str = "") -> None:
+        """`/edit TEXT` saves at once; the key (or a bare /edit) opens the reply's text to edit."""
+        if rest:
+            await self._edited(rest)
+            return
         try:
-            self.session.undo()
+            reply = self.session.last_reply("edit")
         except UserError as exc:
             self.notify(str(exc), severity="warning")
             return
-        await self.conversation.show_turns(self.session.turns)
+        await self.app.push_screen(EditReplyDialog(reply.content), self._edited)  # mounted before the next key
 
-    async def action_new_chat(self) -> None:
-        self.session.new()
+    async def _edited(self, text: str | None) -> None:
+        if text is not None and await self._change(self.session.edit_last, text):
+            self.notify("edited; the reply's first text is kept")
+
+    async def action_rate(self, rest: str = "") -> None:
+        """`/rate N` rates the last reply, `/rate chat N` the whole chat; the key (or a bare /rate) asks."""
+        if not rest:
+            await self.app.push_screen(RatingDialog(), self._rated)
+            return
+        words = rest.split()
+        subject = "chat" if words[0].lower() == "chat" else "reply"
+        number = words[1:] if subject == "chat" else words
+        if len(number) != 1 or not number[0].isdigit():
+            self.notify("/rate takes a number from 1 to 5 (/rate chat N rates the whole chat)", severity="warning")
+            return
+        await self._rated((subject, int(number[0])))
+
+    async def _rated(self, answer: tuple[str, int] | None) -> None:
+        if answer is None:
+            return
+        subject, rating = answer
+        if await self._change(getattr(self.session, RATE[subject]), rating):
+            self.notify(f"rated {SUBJECTS[subject]} {rating}/5")
+
+    async def action_toggle_keep(self, _rest: str = "") -> None:
+        try:
+            record = self.session.record()
+        except UserError as exc:
+            self.notify(str(exc), severity="warning")
+            return
+        await (self.action_unkeep() if record is not None and record.kept else self.action_keep())
+
+    async def action_keep(self, title: str = "") -> None:
+        if await self._change(self.session.keep, title):
+            self.notify(f"chat #{self.session.chat_id} kept for training (`hearth history export-dataset`)")
+
+    async def action_unkeep(self, _rest: str = "") -> None:
+        if await self._change(self.session.keep, "", False):
+            self.notify(f"chat #{self.session.chat_id} is no longer kept")
+
+    async def action_undo(self, _rest: str = "") -> None:
+        await self._change(self.session.undo)
+
+    async def action_new_chat(self, _rest: str = "") -> None:
+        await self._change(self.session.new)
+
+    async def _change(self, change: Callable, *args) -> bool:
+        """One change through the session, then the view and status as the session holds them; a refusal
+        (UserError: nothing to swipe, an empty edit, a rating of 9) is said, not raised."""
+        try:
+            change(*args)
+        except UserError as exc:
+            self.notify(str(exc), severity="warning")
+            return False
         await self.conversation.show_turns(self.session.turns)
         self._show_session_status()
-
-    def action_keep(self) -> None:
-        try:
-            self.session.keep()
-        except UserError as exc:
-            self.notify(str(exc), severity="warning")
-            return
-        self.notify(f"chat #{self.session.chat_id} kept for training (`hearth history export-dataset`)")
+        return True

@@ -2,7 +2,8 @@
 
 `show_turns` makes the bubbles match the session's turns with as little redrawing as possible: the
 bubbles that already match stay, the rest are replaced. So retry, undo and a new chat are all the
-same call, and a streamed reply that the session stored keeps its bubble.
+same call, and a streamed reply that the session stored keeps its bubble. A bubble that stays takes
+the turn's curation marks (a rating, the alternative's number) in place.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from tui.widgets.message_bubble import MessageBubble
+from tui.widgets.message_bubble import MessageBubble, curation_marks
 
 
 class ConversationView(VerticalScroll):
@@ -27,7 +28,7 @@ class ConversationView(VerticalScroll):
 
     def _bubble(self, turn) -> MessageBubble:
         return MessageBubble(turn.role, self.speakers.get(turn.role, turn.role), turn.content, turn.reasoning,
-                             turn.stats)
+                             turn.stats, curation_marks(turn))
 
     async def show_turns(self, turns) -> None:
         """Make the bubbles show exactly `turns` (companion.session.Turn items)."""
@@ -37,6 +38,7 @@ class ConversationView(VerticalScroll):
         for bubble, turn in zip(bubbles, turns):
             if bubble.key != (turn.role, turn.content, turn.reasoning):
                 break
+            bubble.mark(curation_marks(turn))
             same += 1
         if bubbles[same:]:
             await self.remove_children(bubbles[same:])

@@ -1,10 +1,11 @@
-"""One message of a conversation: who said it, the reasoning (for replies that think), the text as
-Markdown, and under a reply its tokens/s and time to first token."""
+"""One message of a conversation: who said it (and beside the name what curation did to it: which of
+the alternatives shows, its rating, whether it was edited), the reasoning (for replies that think), the
+text as Markdown, and under a reply its tokens/s and time to first token."""
 
 from __future__ import annotations
 
 from textual.app import ComposeResult
-from textual.containers import Vertical
+from textual.containers import Horizontal, Vertical
 from textual.widgets import Label, Markdown, Static
 
 from companion.reasoning import REASONING
@@ -29,15 +30,27 @@ def stats_line(stats: dict) -> str:
     return " · ".join(parts)
 
 
+def curation_marks(turn) -> str:
+    """A companion.session.Turn's curation as one short line: "‹2/3›" when /retry made alternatives (the
+    one shown of how many), its rating, "edited" when it no longer says what it first said."""
+    parts = [f"‹{turn.chosen + 1}/{len(turn.alternatives)}›"] if len(turn.alternatives) > 1 else []
+    if turn.rating is not None:
+        parts.append(f"rated {turn.rating}/5")
+    if turn.original is not None:
+        parts.append("edited")
+    return " · ".join(parts)
+
+
 class MessageBubble(Vertical):
     def __init__(self, role: str, speaker: str, content: str = "", reasoning: str = "",
-                 stats: dict | None = None) -> None:
+                 stats: dict | None = None, marks: str = "") -> None:
         super().__init__(classes=f"bubble {role}")
         self.role = role
         self.speaker = speaker
         self.content = content
         self.reasoning = reasoning
         self.stats = stats or {}
+        self.marks = marks
         self._stream = None  # a MarkdownStream while the reply streams
 
     @property
@@ -46,7 +59,9 @@ class MessageBubble(Vertical):
         return self.role, self.content, self.reasoning
 
     def compose(self) -> ComposeResult:
-        yield Label(self.speaker, classes="speaker")
+        with Horizontal(classes="head"):
+            yield Label(self.speaker, classes="speaker")
+            yield Label(self.marks, classes="marks", markup=False)
         yield ReasoningBlock(self.reasoning)
         yield Markdown(self.content, classes="body")
         yield Static(stats_line(self.stats), classes="stats", markup=False)
@@ -54,6 +69,12 @@ class MessageBubble(Vertical):
     @property
     def body(self) -> Markdown:
         return self.query_one(".body", Markdown)
+
+    def mark(self, marks: str) -> None:
+        """Show what curation did to this message now (a rating changes it without changing the text)."""
+        if marks != self.marks:
+            self.marks = marks
+            self.query_one(".marks", Label).update(marks)
 
     async def add(self, text: str, kind: str) -> None:
         """A streamed piece of the reply."""
