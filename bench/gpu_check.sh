@@ -19,7 +19,7 @@ speed() { timeout "$1" python3 bench/train_speed.py --out "$out/train_speed.json
 
 case $part in
 small)
-    timeout 120 python3 -m pytest tests/tuner/test_fast_path.py -m gpu -q -p no:cacheprovider 2>&1 | tail -5 | tee "$out/gpu-tests.log"
+    timeout 120 python3 -m pytest tests/tuner/fast -m gpu -q -p no:cacheprovider 2>&1 | tail -5 | tee "$out/gpu-tests.log"
     speed 450 200 --shapes 0.5b --sides trl,hearth,hearth-eager
     ;;
 overhead)

@@ -3,7 +3,7 @@
 Every part can be turned off on its own, so a user who suspects the fast path can fall back one
 piece at a time. None of them changes what the model learns: packing keeps each conversation's
 attention and positions to itself, and the chunked loss is the same mean cross-entropy over the
-same assistant tokens (see tests/tuner/test_fast_path.py).
+same assistant tokens (see tests/tuner/fast/test_trainer.py).
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ import torch
 import tuner.fast.host_memory as host_memory
 import tuner.fast.token_budget as token_budget
 import tuner.fast.trainer as fast_trainer
-from tests.tuner.test_fast_path import _trainer, conversation
+from tests.tuner.fast.tiny_qwen import conversation, lora_trainer
 from tuner.fast.compiled_layers import decoder_layers
 
 MIB = 1024**2
@@ -71,7 +71,7 @@ PER_TOKEN = {False: MIB, True: MIB // 8}  # bytes a token costs without / with c
 
 
 def test_cpu_budget_fits_half_the_free_ram_and_never_more(tmp_path, monkeypatch):
-    trainer, model = _trainer(True, torch.float32, [conversation(40, 0)], tmp_path)
+    trainer, model = lora_trainer(True, torch.float32, [conversation(40, 0)], tmp_path)
     held, free = 1024 * MIB, 4096 * MIB
     probed = _fake_host(monkeypatch, decoder_layers(model.get_base_model()), held, free, PER_TOKEN)
     monkeypatch.setattr(fast_trainer, "CPU_TOKEN_BUDGET", 32768)  # let the RAM, not the ceiling, decide
@@ -85,7 +85,7 @@ def test_cpu_budget_fits_half_the_free_ram_and_never_more(tmp_path, monkeypatch)
 
 
 def test_cpu_checkpointing_comes_on_when_one_row_does_not_fit_without_it(tmp_path, monkeypatch):
-    trainer, model = _trainer(True, torch.float32, [conversation(40, 0)], tmp_path)
+    trainer, model = lora_trainer(True, torch.float32, [conversation(40, 0)], tmp_path)
     layers = decoder_layers(model.get_base_model())
     held = 1024 * MIB
     probed = _fake_host(monkeypatch, layers, held, 600 * MIB, PER_TOKEN)  # half: 300 MiB < 512 MiB for one row
@@ -110,7 +110,7 @@ def _step_peak_growth(trainer, budget: int, row_length: int) -> int:
 def test_a_training_steps_peak_grows_linearly_with_the_pack_not_with_its_square(tmp_path):
     """Packs of 64-token conversations at 1,024 and 4,096 tokens: 4x the tokens may cost 4x the
     memory; a [tokens, tokens] mask or attention per layer costs 16x on its part."""
-    trainer, _model = _trainer(True, torch.float32, [conversation(40, 0)], tmp_path)
+    trainer, _model = lora_trainer(True, torch.float32, [conversation(40, 0)], tmp_path)
     trainer._probe_step(256, 64)  # warm: first-call allocations stay out of the comparison
     small = _step_peak_growth(trainer, 1024, 64)
     large = _step_peak_growth(trainer, 4096, 64)
