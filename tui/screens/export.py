@@ -27,7 +27,7 @@ from tui.widgets.behaviour_notes import BehaviourNotes
 from tui.widgets.export_outputs import ExportOutputs
 from tui.widgets.job_log import JobLog
 from tui.widgets.train_progress import TrainProgress
-from tui.widgets.verify_table import VerifyTable
+from tui.widgets.verify_table import CheckDetails, VerifyTable
 
 DEFAULT_QUANTS = ("q8_0",)  # what `hearth export` writes without --quant
 
@@ -58,8 +58,8 @@ class ExportScreen(Screen):
         Binding("escape", "back", "back"),
         Binding("s", "start", "export"),
         Binding("x", "cancel", "cancel"),
-        Binding("l", "toggle_log", "log/report"),
-        Binding("y", "copy_command", "copy ollama cmd"),
+        Binding("l", "toggle_log", "log"),
+        Binding("y", "copy_command", "copy ollama"),
         Binding("c", "chat", "chat"),
     ]
 
@@ -95,8 +95,9 @@ class ExportScreen(Screen):
             with VerticalScroll(id="export-result"):
                 yield Static("not exported yet — pick the quantizations, then Start (s)", id="export-hint")
                 yield VerifyTable(id="verify-table")
-                yield ExportOutputs(id="export-outputs")
                 yield BehaviourNotes(id="behaviour")
+                yield ExportOutputs(id="export-outputs")
+                yield CheckDetails(id="check-details", markup=False)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -141,7 +142,8 @@ class ExportScreen(Screen):
         if self.lora_problem:
             lora.value = False
         report = read_report(summary.run)
-        last = (f" · last export {'passed' if report.get('passed') else 'FAILED'} {report.get('created', '')}"
+        when = str(report.get("created", ""))[:16].replace("T", " ") if report else ""
+        last = (f" · last export {'passed' if report.get('passed') else 'FAILED'} {when}"
                 if report else " · not exported yet")
         lora_note = f"\nno LoRA GGUF: {self.lora_problem}" if self.lora_problem and summary.has_adapter else ""
         state.update(said + last + lora_note)
@@ -150,7 +152,9 @@ class ExportScreen(Screen):
     def _show_report(self, report: dict | None) -> None:
         self.report = report
         gguf_dir = self.run.gguf if self.run is not None else None
-        self.query_one(VerifyTable).show_report(report, gguf_dir)
+        table = self.query_one(VerifyTable)
+        table.show_report(report, gguf_dir)
+        self.query_one(CheckDetails).show_row(table.row_at(0), report)
         self.query_one(ExportOutputs).show_outputs(report, gguf_dir)
         notes = self.query_one(BehaviourNotes)
         notes.show_warnings(report.get("warnings") if report else None, self.run.root.name if self.run else "RUN")
@@ -182,7 +186,10 @@ class ExportScreen(Screen):
     def action_start(self) -> None:
         if self.runner is not None or not self._exportable():
             return
-        quants = list(self.query_one("#quants", SelectionList).selected)
+        from exporter.quantize import QUANT_TYPES
+
+        picked = set(self.query_one("#quants", SelectionList).selected)
+        quants = [name for name in QUANT_TYPES if name in picked]  # in the list's order: the Modelfile serves the first
         if not quants:
             self.notify("pick at least one quantization (f16 alone is fine)", severity="warning")
             return
@@ -243,8 +250,12 @@ class ExportScreen(Screen):
             self._show_run()  # the run's state line and the report, as export.json now holds it
             self._show_report({k: v for k, v in message.done.items() if k not in ("event", "time")})
             self.query_one("#export-body", ContentSwitcher).current = "export-result"
-            self.query_one(VerifyTable).query_one("DataTable").focus()
+            self.query_one("#export-result").focus()  # arrows scroll the report; Tab reaches the table's rows
         self._refresh_controls()
+
+    @on(VerifyTable.RowHighlighted, "#verify-table")
+    def _row_highlighted(self, event: VerifyTable.RowHighlighted) -> None:
+        self.query_one(CheckDetails).show_row(self.query_one(VerifyTable).row_at(event.cursor_row), self.report)
 
     # -- keys -------------------------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ class BehaviourNotes(Static):
 
     def show_warnings(self, warnings: list[dict] | None, run_name: str = "RUN") -> None:
         if not warnings:
-            self.update(Text("no warnings: the trained model ended its turn and stayed itself on the check's prompt",
+            self.update(Text("none: it ended its turn and stayed in character on the check's prompt",
                              style="green"))
             return
         text = Text()

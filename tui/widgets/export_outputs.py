@@ -9,8 +9,8 @@ from rich.text import Text
 from textual.widgets import Static
 
 
-def _mb(size: int) -> str:
-    return f"{size / 1e6:,.1f} MB"
+def _size(size: int) -> str:
+    return f"{size / 1e6:,.1f} MB" if size >= 100_000 else f"{size / 1e3:,.1f} kB"
 
 
 class ExportOutputs(Static):
@@ -26,10 +26,10 @@ class ExportOutputs(Static):
         files = sorted(p for p in gguf_dir.iterdir() if p.is_file()) if gguf_dir.is_dir() else []
         for path in files:
             text.append(f"  {path.name}", style="")
-            text.append(f"  {_mb(path.stat().st_size)}\n", style="dim")
+            text.append(f"  {_size(path.stat().st_size)}\n", style="dim")
         if report.get("lora"):
             text.append("LoRA applies to: ", style="bold").append(f"{report['lora']['base']}\n")
         text.append("Modelfile: ", style="bold").append(f"{gguf_dir / 'Modelfile'}\n")
         if report.get("ollama"):
-            text.append("run it in Ollama (y copies): ", style="bold").append(report["ollama"], style="cyan")
+            text.append("run it in Ollama (y copies it):\n", style="bold").append(report["ollama"], style="cyan")
         self.update(text)

@@ -1,6 +1,6 @@
 """An export's fidelity, one row per file written: every parity check of exporter/verify.py as the report holds
-it (nothing is measured again here), the file's size, and whether the file passed. Below the table, the
-highlighted file's checks in the exporter's own words (exporter.verify.summary_lines)."""
+it (nothing is measured again here), the file's size, and whether the file passed; and the highlighted file's
+checks in the exporter's own words (exporter.verify.summary_lines)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,6 @@ from pathlib import Path
 from typing import Callable
 
 from rich.text import Text
-from textual.app import ComposeResult
-from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
 NOT_MEASURED = Text("—", style="dim")  # the check does not apply to this kind of file
@@ -88,43 +86,40 @@ def detail_lines(row: dict, report: dict) -> list[str]:
 
     if row["type"] == "lora":
         return [lora_line(report["lora"])]
-    return [row["file"]] + [line for line in summary_lines(row) if not line.startswith("warning:")]
+    return [line for line in summary_lines(row) if not line.startswith("warning:")]
 
 
-class VerifyTable(Vertical):
+class VerifyTable(DataTable):
+    """One row per file; the highlighted row's checks are drawn by CheckDetails."""
+
     def __init__(self, **kwargs) -> None:
-        super().__init__(**kwargs)
+        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
         self.report: dict | None = None
-        self.rows: list[dict] = []
-
-    def compose(self) -> ComposeResult:
-        yield DataTable(cursor_type="row", zebra_stripes=True, id="verify-rows")
-        yield Static("", id="verify-detail", markup=False)
+        self.file_rows: list[dict] = []
 
     def on_mount(self) -> None:
         self.border_title = "fidelity (decides pass/fail)"
-        self.query_one(DataTable).add_columns(*(title for title, _ in COLUMNS))
+        self.add_columns(*(title for title, _ in COLUMNS))
 
     def show_report(self, report: dict | None, gguf_dir: Path | None = None) -> None:
-        table = self.query_one(DataTable)
-        table.clear()
-        self.report, self.rows = report, report_rows(report) if report else []
+        self.clear()
+        self.report, self.file_rows = report, report_rows(report) if report else []
         sizes = file_sizes(report, gguf_dir) if report else {}
-        for row in self.rows:
-            table.add_row(*(cell(row, sizes.get(row["file"])) for _, cell in COLUMNS), key=row["file"])
-        self._show_detail(0)
+        for row in self.file_rows:
+            self.add_row(*(cell(row, sizes.get(row["file"])) for _, cell in COLUMNS), key=row["file"])
+
+    def row_at(self, index: int) -> dict | None:
+        return self.file_rows[index] if 0 <= index < len(self.file_rows) else None
 
     def cell_text(self, row: int, column: str) -> str:
         """What one cell says (for tests and for reading the table back)."""
         index = [title for title, _ in COLUMNS].index(column)
-        return str(self.query_one(DataTable).get_row_at(row)[index])
+        return str(self.get_row_at(row)[index])
 
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        self._show_detail(event.cursor_row)
 
-    def _show_detail(self, index: int) -> None:
-        detail = self.query_one("#verify-detail", Static)
-        if not self.rows or not 0 <= index < len(self.rows):
-            detail.update("")
-            return
-        detail.update("\n".join(detail_lines(self.rows[index], self.report)))
+class CheckDetails(Static):
+    """One file's checks in the exporter's own sentences."""
+
+    def show_row(self, row: dict | None, report: dict | None) -> None:
+        self.border_title = f"checks of {row['file']}" if row else ""
+        self.update("\n".join(detail_lines(row, report)) if row and report else "")
