@@ -60,7 +60,7 @@ class FilePicker(ModalScreen[Path | None]):
         with Vertical(classes="dialog"):
             yield Label(f"{self.title_text} ({', '.join(self.suffixes)})", classes="dialog-title")
             yield SuffixTree(self.start, self.suffixes, id="picker-tree")
-            yield Label("enter opens / chooses · backspace: up a folder · ~: home · esc: cancel",
+            yield Label("enter: open / choose · backspace: up a folder · ~: home · esc: cancel",
                         classes="dialog-help")
 
     def on_mount(self) -> None:
