@@ -1,12 +1,25 @@
-"""The fast-path plan (tuner/fast/plan.py): which parts run on CPU and on CUDA."""
+"""The fast path's settings (tuner/fast/settings.py) and the plan made from them (tuner/fast/plan.py): which parts
+run on CPU and on CUDA."""
 
 from __future__ import annotations
+
+import pytest
 
 from tests.tuner.fast.tiny_qwen import tiny_qwen2, word_tokenizer
 from tuner.fast.attention import ATTENTION_NAME
 from tuner.fast.packing import PackedCollator
 from tuner.fast.plan import choose_fast_path
 from tuner.fast.settings import FastSettings
+
+
+def test_settings_accept_yaml_booleans_for_switches():
+    settings = FastSettings(gradient_checkpointing=False, liger=True, enabled=False, compile=True)
+    assert (settings.gradient_checkpointing, settings.liger, settings.enabled, settings.compile) == ("off", "on", "off", "on")
+    from hearth.errors import UserError
+
+    with pytest.raises(UserError, match="fast.compile") as refused:
+        FastSettings(compile="fast")
+    assert "auto, on, off" in str(refused.value)
 
 
 def test_plan_runs_on_cpu_without_its_gpu_parts_and_is_plain_when_off():
