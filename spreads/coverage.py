@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hearth.errors import UserError
+from hearth.jsonl import read_lines
 from spreads.card_parser import CardParser, card_parser
 from spreads.deck import Card, Deck, DrawnCard, default_deck
 from spreads.draw import split_card_list
-from spreads.rows_file import read_rows
 
 GROUP_ORDER = ("major", "wands", "cups", "swords", "pentacles")
 
@@ -123,9 +123,9 @@ def card_coverage(paths: list[str | Path], deck: Deck | None = None) -> Coverage
         raise UserError("no readings files given; name one or more .jsonl files in the tarot format")
     coverage = Coverage(deck or default_deck())
     for path in paths:
-        for where, row, problem in read_rows(path):
-            if problem is not None:
-                coverage.problems.append(Problem(where, problem))
+        for line in read_lines(path, what="readings file"):
+            if line.problem is not None:
+                coverage.problems.append(Problem(line.where, line.problem))
             else:
-                _add_row(coverage, row, where)
+                _add_row(coverage, line.row, line.where)
     return coverage

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hearth.errors import UserError
-from spreads.rows_file import read_rows, write_rows
+from hearth.jsonl import read_rows, write_rows
 from tuner.formats import card_text, tarot_language
 
 
@@ -108,9 +108,8 @@ def add_positions(source: str | Path, out: str | Path) -> int:
     (`hearth tarot add-positions`); rows that already have positions are kept as they are. Returns the row count.
     A row that cannot be given positions is a UserError naming its file and line; nothing is written then."""
     rows = []
-    for where, row, problem in read_rows(source):
-        if problem is not None:
-            raise UserError(problem, where=where)
+    for line in read_rows(source, what="readings file"):
+        where, row = line.where, line.row
         if not isinstance(row, dict):
             raise UserError("not a tarot row (expected an object with spread and cards)", where=where)
         try:

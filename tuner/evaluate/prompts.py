@@ -7,12 +7,12 @@ trailing assistant message is the reference) or `{"prompt": "...", "reference"?:
 
 from __future__ import annotations
 
-import json
 import random
 from dataclasses import dataclass
 from pathlib import Path
 
 from hearth.errors import UserError
+from hearth.jsonl import read_lines, read_rows
 
 
 @dataclass(frozen=True)
@@ -72,21 +72,7 @@ def _prompt_from_row(row, where: str) -> Prompt:
 
 
 def load_prompts_file(path: str | Path) -> list[Prompt]:
-    path = Path(path)
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"cannot read the prompts file ({exc.__class__.__name__}: {exc})", where=str(path)) from None
-    prompts = []
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        where = f"{path}:{number}"
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise UserError(f"not valid JSON ({exc.msg})", where=where) from None
-        prompts.append(_prompt_from_row(row, where))
+    prompts = [_prompt_from_row(line.row, line.where) for line in read_rows(path, what="prompts file")]
     if not prompts:
         raise UserError("the prompts file has no prompts", where=str(path))
     return prompts
@@ -95,12 +81,10 @@ def load_prompts_file(path: str | Path) -> list[Prompt]:
 def read_conversations(path: Path) -> list[list[dict]]:
     """The conversations of a heldout.jsonl (as training wrote it)."""
     conversations = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if line.strip():
-            try:
-                conversations.append(_message_list(json.loads(line).get("messages"), f"{path}:{number}"))
-            except (json.JSONDecodeError, AttributeError):
-                raise UserError("not a held-out conversation ({\"messages\": [...]})", where=f"{path}:{number}") from None
+    for line in read_lines(path, what="held-out file"):
+        if line.problem or not isinstance(line.row, dict):
+            raise UserError("not a held-out conversation ({\"messages\": [...]})", where=line.where)
+        conversations.append(_message_list(line.row.get("messages"), line.where))
     return conversations
 
 
