@@ -124,8 +124,8 @@ class ExportScreen(Screen):
             self._show_run()
             self._refresh_controls()
 
-    def _show_run(self) -> None:
-        """The run's state, whether its adapter can become a GGUF LoRA, and its last export's report."""
+    def _show_run(self, report: dict | None = None) -> None:
+        """The run's state, whether its adapter can become a GGUF LoRA, and `report` (else its last export's)."""
         from exporter.export import read_report
         from exporter.lora import lora_refusal
 
@@ -141,7 +141,7 @@ class ExportScreen(Screen):
         lora.tooltip = self.lora_problem or "also write the adapter as a GGUF LoRA, checked on the base model's GGUF"
         if self.lora_problem:
             lora.value = False
-        report = read_report(summary.run)
+        report = report or read_report(summary.run)
         when = str(report.get("created", ""))[:16].replace("T", " ") if report else ""
         last = (f" · last export {'passed' if report.get('passed') else 'FAILED'} {when}"
                 if report else " · not exported yet")
@@ -247,8 +247,7 @@ class ExportScreen(Screen):
             if message.job == "merge":
                 self._begin_export()
                 return
-            self._show_run()  # the run's state line and the report, as export.json now holds it
-            self._show_report({k: v for k, v in message.done.items() if k not in ("event", "time")})
+            self._show_run({k: v for k, v in message.done.items() if k not in ("event", "time")})  # the report
             self.query_one("#export-body", ContentSwitcher).current = "export-result"
             self.query_one("#export-result").focus()  # arrows scroll the report; Tab reaches the table's rows
         self._refresh_controls()
