@@ -93,6 +93,6 @@ async def test_export_screen_cancels_then_exports_and_shows_every_check(tiny_bas
         assert str(run.gguf / "Modelfile") in outputs.replace("\n", "") and f"{RUN}-q8_0.gguf" in outputs
         # The untrained tiny model never ends its turn: a behaviour warning, shown apart, not a failure.
         behaviour = str(screen.query_one("#behaviour").render())
-        assert [w["issue"] for w in report["warnings"]] and report["warnings"][0]["issue"] in behaviour.replace("\n", " ")
+        assert report["warnings"] and report["warnings"][0]["issue"] in behaviour.replace("\n", " ")
         assert (run.gguf / f"{RUN}-q8_0.gguf").is_file() and _leftovers(run) == []
         assert screen.query_one("#start").disabled is False

@@ -31,26 +31,30 @@ from tui.widgets.verify_table import CheckDetails, VerifyTable
 
 DEFAULT_QUANTS = ("q8_0",)  # what `hearth export` writes without --quant
 
+def _exported(done: dict) -> str:
+    if not done.get("passed"):
+        return "export FAILED a fidelity check — see the table"
+    warned = len(done.get("warnings") or [])
+    return "export passed" + (f", with {warned} behaviour warning(s) about the trained model — see below"
+                              if warned else "")
+
+
 # job -> (what it is doing, what to say when it is done). Done events: tuner/__main__.py, exporter/__main__.py.
 JOBS = {
-    "merge": ("merging the adapter into its base first", lambda d: "merged; exporting next"),
-    "export": ("exporting to GGUF and checking every file against the merged model",
-               lambda d: "export passed" + (f", with {len(d['warnings'])} behaviour warning(s) — see below"
-                                            if d.get("warnings") else "")
-               if d.get("passed") else "export FAILED a fidelity check — see the table"),
+    "merge": ("merging the adapter into its base first", lambda done: "merged; exporting next"),
+    "export": ("exporting to GGUF and checking every file against the merged model", _exported),
 }
 
-# A run's state -> what Start does with it (the first that applies).
+# A run's state -> (its label in the run picker, what Start does with it); the first that applies.
 RUN_STATES = (
-    (lambda s: s.has_merged, "merged model ✓"),
-    (lambda s: s.has_adapter, "adapter only: Start merges it first"),
-    (lambda s: True, "not trained to the end yet: nothing to export (train or resume it first)"),
+    (lambda s: s.has_merged, "merged", "merged model ✓"),
+    (lambda s: s.has_adapter, "adapter", "adapter only: Start merges it first"),
+    (lambda s: True, "not trained", "not trained to the end yet: nothing to export (train or resume it first)"),
 )
 
 
-def run_label(summary: RunSummary) -> str:
-    state = "merged" if summary.has_merged else "adapter" if summary.has_adapter else "not trained"
-    return f"{summary.id} · {state}"
+def run_state(summary: RunSummary) -> tuple[str, str]:
+    return next((label, sentence) for applies, label, sentence in RUN_STATES if applies(summary))
 
 
 class ExportScreen(Screen):
@@ -81,7 +85,7 @@ class ExportScreen(Screen):
         with Horizontal(id="export-setup"):
             yield SelectionList(*((name, name, name in DEFAULT_QUANTS) for name in QUANT_TYPES), id="quants")
             with Vertical(id="export-choices"):
-                yield Select([(run_label(s), str(s.run.root)) for s in summaries], id="export-run",
+                yield Select([(f"{s.id} · {run_state(s)[0]}", str(s.run.root)) for s in summaries], id="export-run",
                              allow_blank=not summaries, type_to_search=False,
                              value=str(self.run.root) if self.run is not None else Select.NULL)
                 with Horizontal(id="export-buttons"):
@@ -119,8 +123,9 @@ class ExportScreen(Screen):
 
     @on(Select.Changed, "#export-run")
     def _run_changed(self, event: Select.Changed) -> None:
-        if self.runner is None and event.value is not Select.NULL and str(event.value) != str(self.run and self.run.root):
-            self.run = RunPaths(event.value)
+        picked = None if event.value is Select.NULL else RunPaths(event.value)
+        if self.runner is None and picked is not None and (self.run is None or picked.root != self.run.root):
+            self.run = picked
             self._show_run()
             self._refresh_controls()
 
@@ -135,7 +140,7 @@ class ExportScreen(Screen):
             state.update("no runs yet — train one first (t on the home screen)")
             self._show_report(None)
             return
-        said = next(text for applies, text in RUN_STATES if applies(summary))
+        said = run_state(summary)[1]
         self.lora_problem = "the run has no adapter" if not summary.has_adapter else lora_refusal(summary.run.root)
         lora = self.query_one("#lora", Checkbox)
         lora.tooltip = self.lora_problem or "also write the adapter as a GGUF LoRA, checked on the base model's GGUF"
@@ -244,6 +249,8 @@ class ExportScreen(Screen):
             text = JOBS[message.job][1](message.done)
             progress.end(text, finished=True)
             log.say(text, "green" if message.done.get("passed", True) else "bold red")
+            if not message.done.get("passed", True):
+                self.notify(text, title="export failed its checks", severity="error", timeout=15)
             if message.job == "merge":
                 self._begin_export()
                 return

@@ -1,5 +1,6 @@
 """What an export left on disk and how to use it: the files in the run's gguf/ directory, the Modelfile, the
-base GGUF a LoRA applies to, and the `ollama create … && ollama run …` command the exporter wrote into its report."""
+base GGUF a LoRA applies to, and the `ollama create … && ollama run …` command the exporter wrote in its
+report."""
 
 from __future__ import annotations
 
