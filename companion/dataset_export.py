@@ -9,12 +9,11 @@ dropped, consecutive messages of one side are joined, and an unanswered last mes
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 
-from hearth.atomic import atomic_path
 from hearth.errors import UserError
+from hearth.jsonl import write_rows
 
 from companion.engine import CANCELLED
 from companion.history import HistoryStore, StoredMessage
@@ -70,17 +69,16 @@ def export_dataset(store: HistoryStore, out_path: str | os.PathLike, chat_ids: l
     if not records:
         raise UserError("no kept chats to export; keep one with /save in `hearth chat`, or name them with --chats")
     summary = ExportSummary()
-    lines: list[str] = []
+    rows: list[dict] = []
     for record in sorted(records, key=lambda r: r.id):
         messages = training_messages(record.system_prompt, store.messages(record.id))
         if not messages:
             summary.skipped[record.id] = "no completed exchange"
             continue
-        lines.append(json.dumps({"messages": messages}, ensure_ascii=False))
+        rows.append({"messages": messages})
         summary.written.append(record.id)
         summary.turns += sum(1 for m in messages if m["role"] == "assistant")
-    if not lines:
+    if not rows:
         raise UserError("none of the chosen chats has a completed exchange to learn from")
-    with atomic_path(out_path) as tmp:
-        tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    write_rows(out_path, rows)
     return summary

@@ -14,11 +14,10 @@ system prompt — the persona card as it was rendered — then its history), so 
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 
-from hearth.atomic import atomic_path
+from hearth import jsonl
 from hearth.errors import UserError
 from hearth.user_paths import check_output_file
 
@@ -109,5 +108,4 @@ def write_rows(rows: PreferenceRows, pairs_out: str | os.PathLike, unpaired_out:
                         "(/retry, then /prev or /next) and no rated reply (/rate N) or reading")
     for path, lines in ((pairs_out, rows.pairs), (unpaired_out, rows.unpaired)):
         if lines:
-            with atomic_path(path) as tmp:
-                tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in lines), encoding="utf-8")
+            jsonl.write_rows(path, lines)

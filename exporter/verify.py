@@ -17,7 +17,6 @@ A position whose two best Hugging Face logits are closer than the file type's ro
 
 from __future__ import annotations
 
-import json
 import math
 import struct
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ from exporter.bos_eos import hf_additions
 from exporter.behaviour import behaviour_warnings, hf_stop
 from exporter.chat_template import load_chat_template, render, special_token_texts
 from hearth.errors import UserError
+from hearth.jsonl import read_rows
 from hearth.llama import eval_logits, native_output, open_llama
 from hearth.user_paths import user_path
 from hearth.weights import safetensors_files
@@ -201,11 +201,10 @@ def heldout_texts(model_dir: Path, heldout: Path | None) -> list[str]:
     """Held-out conversations rendered as the model saw them in training (or the probes, without any)."""
     texts = []
     if heldout and Path(heldout).is_file():
-        for line in Path(heldout).read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                messages = json.loads(line)["messages"]
-                texts.append(render_chat(model_dir, messages, add_generation_prompt=False)
-                             or "\n".join(m["content"] for m in messages))
+        for line in read_rows(heldout, what="held-out file"):
+            messages = line.row["messages"]
+            texts.append(render_chat(model_dir, messages, add_generation_prompt=False)
+                         or "\n".join(m["content"] for m in messages))
     return texts or list(TOKENIZER_PROBES)
 
 
@@ -243,8 +242,8 @@ def stop_messages(model_dir: Path, heldout: Path | None, system_prompt: str | No
     """The first held-out conversation up to its first reply, else a greeting."""
     messages = [{"role": "user", "content": STOP_PROMPT}]
     if heldout and Path(heldout).is_file():
-        for line in Path(heldout).read_text(encoding="utf-8").splitlines():
-            rows = json.loads(line)["messages"] if line.strip() else []
+        for line in read_rows(heldout, what="held-out file"):
+            rows = line.row["messages"]
             first_reply = next((i for i, m in enumerate(rows) if m["role"] == "assistant"), None)
             if first_reply:
                 messages = rows[:first_reply]
