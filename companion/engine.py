@@ -28,8 +28,9 @@ from companion.reasoning import Chunk, ReasoningSplitter, prompt_opens_reasoning
 from companion.settings import EngineSettings
 from companion.template import ChatTemplate
 
-# Why a reply ended.
+# Why a reply ended, and what a front end says under a reply that did not end by itself.
 STOP, LENGTH, CANCELLED = "stop", "length", "cancelled"
+FINISH_NOTES = {LENGTH: "cut at the length limit", CANCELLED: "stopped"}
 
 
 @dataclass

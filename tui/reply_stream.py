@@ -29,10 +29,11 @@ STYLES = {"reasoning": "dim italic", "answer": ""}
 
 
 def stats_line(reply) -> str:
-    from companion.engine import CANCELLED, LENGTH  # the engine's spelling; loaded here, as only a reply needs it
+    from companion.engine import FINISH_NOTES  # loaded here, as only a reply needs it
 
     speed = f"{reply.tokens_per_s:.1f} tok/s · " if reply.tokens_per_s else ""
-    ended = {LENGTH: " · cut at the length limit", CANCELLED: " · stopped"}.get(reply.finish_reason, "")
+    note = FINISH_NOTES.get(reply.finish_reason)
+    ended = f" · {note}" if note else ""
     return f"{reply.completion_tokens} tokens · {speed}first token {reply.ttft_s:.2f}s{ended}"
 
 

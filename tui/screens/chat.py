@@ -24,6 +24,7 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Label, Select, Static
 
+from companion.engine import CANCELLED
 from companion.reasoning import Chunk
 from hearth.errors import UserError
 from tui.catalog import NO_PERSONA, chat_models, model_label, persona_choices
@@ -352,7 +353,7 @@ class ChatScreen(Screen):
             await self._reply_bubble.finish(reply)
         await self.conversation.show_turns(message.turns)  # a reply cancelled before a word goes away
         self._reply_ended()
-        if reply.finish_reason == "cancelled" and not (reply.text or reply.reasoning):
+        if reply.finish_reason == CANCELLED and not (reply.text or reply.reasoning):
             self.notify("stopped before it said anything; ctrl+r asks again")
 
     async def on_reply_failed(self, message: ReplyFailed) -> None:

@@ -8,11 +8,9 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Label, Markdown, Static
 
+from companion.engine import FINISH_NOTES
 from companion.reasoning import REASONING
 from tui.widgets.reasoning_block import ReasoningBlock
-
-# Why a reply ended, when it is worth saying (companion.engine's finish reasons).
-FINISH_NOTES = {"length": "cut at the length limit", "cancelled": "stopped"}
 
 
 def stats_line(stats: dict) -> str:
