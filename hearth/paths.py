@@ -43,6 +43,7 @@ class RunPaths:
     merged = property(lambda self: self.root / "merged")
     gguf = property(lambda self: self.root / "gguf")
     heldout = property(lambda self: self.root / "heldout.jsonl")
+    heldout_preferences = property(lambda self: self.root / "heldout-preferences.jsonl")  # DPO/KTO runs' rendered rows
 
     def latest_checkpoint(self) -> Path | None:
         """The newest `checkpoints/checkpoint-N`, where a resume starts."""

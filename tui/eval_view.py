@@ -10,7 +10,8 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from tuner.evaluate.report import BASE, TUNED, EvalReport, format_loss as _loss_cell, format_value as _value
+from tuner.evaluate.report import BASE, TUNED, EvalReport, format_loss as _loss_cell, format_margin as _margin_cell
+from tuner.evaluate.report import format_value as _value
 
 REPLY_CHARS = 600  # a reply longer than this is cut in the terminal (eval.md keeps it whole)
 
@@ -31,6 +32,10 @@ def eval_table(report: EvalReport) -> Table:
     table.add_row("held-out loss", "", *(_loss_cell(report.loss.get(s)) for s in report.sides),
                   _closer(TUNED if report.verdict.get("loss_lower") else BASE if report.verdict.get("loss_lower") is False
                           else None))
+    if report.preference:  # a DPO/KTO run: its base side is the model it started from
+        higher = report.verdict.get("margin_higher")
+        table.add_row("preference margin", "", *(_margin_cell(report.preference.get(s)) for s in report.sides),
+                      _closer(TUNED if higher else BASE if higher is False else None))
     for row in report.measures:
         table.add_row(row["label"], _value(row["data"], row["percent"]),
                       *(_value(row["values"].get(s), row["percent"]) for s in report.sides), _closer(row["closer"]))

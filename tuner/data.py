@@ -25,12 +25,6 @@ from tuner.formats import FORMATS_BY_NAME, RowError, RowFormat, detect_format
 class Rejected:
     file: str
     line: int
-
-    @property
-    def source(self) -> str:
-        """"file:line", as messages show it; code reads `file` and `line` (tuner/preference/rows.py still splits
-        this until it moves to them, then this goes)."""
-        return f"{self.file}:{self.line}"
     reason: str
 
     def __str__(self) -> str:
@@ -42,7 +36,7 @@ class Conversation:
     messages: list[dict]
     file: str  # where the row was read, for reports and rejections
     line: int
-
+    preference_row: dict | None = None  # a preference or KTO row as read: what is rejected or rated is not in messages
 
 @dataclass
 class LoadedData:
@@ -187,7 +181,7 @@ def load_conversations(paths: list[str | Path], format_name: str = "auto") -> Lo
             except RowError as exc:
                 loaded.rejected.append(Rejected(str(path), line, f"{row_format.name}: {exc}"))
                 continue
-            loaded.conversations.append(Conversation(messages, str(path), line))
+            loaded.conversations.append(Conversation(messages, str(path), line, row if row_format.preference else None))
         loaded.formats[str(path)] = row_format.name if row_format else "unknown"
     if not loaded.conversations:
         first = f"; first problem: {loaded.rejected[0]}" if loaded.rejected else ""

@@ -377,12 +377,30 @@ def detect_format(row: dict) -> RowFormat | None:
     return next((f for f in FORMATS if f.keys <= row.keys()), None)
 
 
-def refuse_preference_files(formats: dict[str, str]) -> None:
-    """Supervised training learns every reply it is given, so a preference file (whose rejected or undesirable
-    replies must not be learned) is refused for it, naming the file."""
+# The row formats each training method learns from ("sft": every format that is not a preference one). KTO takes
+# pairs too: a pair is a desirable and an undesirable reply to the same prompt.
+METHOD_FORMATS = {
+    "sft": tuple(f.name for f in FORMATS if not f.preference),
+    "dpo": ("preference",),
+    "kto": ("kto", "preference"),
+}
+# What to say when a file's format does not suit the method: method -> advice.
+METHOD_ADVICE = {
+    "sft": "supervised fine-tuning learns every reply it is given, so train these with --method dpo or kto "
+           "(or give `messages` rows: hearth history export-dataset)",
+    "dpo": "DPO learns from pairs {prompt, chosen, rejected} (hearth history export-preferences); "
+           "for rated replies without pairs use --method kto",
+    "kto": "KTO learns from rated replies {prompt, completion, label} or from pairs "
+           "(hearth history export-preferences writes both)",
+}
+
+
+def check_formats_for_method(formats: dict[str, str], method: str) -> None:
+    """Every file's format must be one the method learns from: a preference file never trains as SFT (its
+    rejected replies would be learned), and a DPO run needs pairs. Names the first file that does not fit."""
     from hearth.errors import UserError
 
     for path, name in formats.items():
-        if name in FORMATS_BY_NAME and FORMATS_BY_NAME[name].preference:
-            raise UserError(f"this is {name} data, for preference training (DPO/KTO), not supervised fine-tuning; "
-                            "train on `messages` rows (hearth history export-dataset)", where=path)
+        if name in FORMATS_BY_NAME and name not in METHOD_FORMATS[method]:
+            raise UserError(f"this is {name} data, which {method.upper()} does not train on: {METHOD_ADVICE[method]}",
+                            where=path)

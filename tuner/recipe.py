@@ -1,6 +1,6 @@
 """Recipes: every setting of a training run, as dataclasses loaded from YAML.
 
-A recipe is a YAML file of sections (`model`, `lora`, `data`, `train`, `fast`). Built-in recipes live in
+A recipe is a YAML file of sections (`model`, `lora`, `data`, `train`, `fast`, `preference`). Built-in recipes live in
 `tuner/recipes/`; a user names one of those or a path. Command-line flags override single fields
 (`--set train.learning_rate=1e-4`). The fully resolved recipe is saved in the run as `recipe.yaml`,
 so any run can be reproduced with `hearth train --recipe runs/<id>/recipe.yaml`.
@@ -18,6 +18,7 @@ import yaml
 
 from hearth.errors import UserError
 from tuner.fast.settings import FastSettings
+from tuner.formats import FORMATS_BY_NAME, METHOD_FORMATS
 
 LORA_TARGETS_ALL = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
@@ -66,7 +67,7 @@ class DataSection:
     files: list[str] = field(default_factory=list)
     """Dataset files: .jsonl, .json or Hugging Face dataset directories."""
     format: str = "auto"
-    """auto, messages, sharegpt, alpaca or tarot."""
+    """auto, or a row format: messages, sharegpt, alpaca, tarot (SFT), preference or kto (DPO/KTO)."""
     max_length: int = 512
     """Tokens per conversation; longer ones are cut at the end (reported in data-report.json)."""
     eval_fraction: float = 0.1
@@ -97,6 +98,22 @@ class TrainSection:
     save_total_limit: int = 3
     seed: int = 42
     optimizer: str = "adamw_torch"
+    method: str = "sft"
+    """sft (learn every reply), dpo (pairs: the chosen reply over the rejected one) or kto (unpaired replies
+    rated desirable or undesirable). DPO and KTO start from a tuned run's model (`preference.start_from`)."""
+
+
+@dataclass
+class PreferenceSection:
+    start_from: str = ""
+    """The run whose merged model this one starts from (and is compared with); empty for SFT."""
+    beta: float = 0.1
+    """How far the tuned model may move from the model it starts from: higher keeps it closer."""
+    loss_type: str = "sigmoid"
+    """DPO's loss: sigmoid (the DPO paper), ipo, hinge or robust (TRL's names)."""
+    desirable_weight: float = 1.0
+    """KTO: weight of the desirable replies' loss (raise it when they are fewer than the undesirable ones)."""
+    undesirable_weight: float = 1.0
 
 
 @dataclass
@@ -110,6 +127,7 @@ class Recipe:
     data: DataSection = field(default_factory=DataSection)
     train: TrainSection = field(default_factory=TrainSection)
     fast: FastSettings = field(default_factory=FastSettings)
+    preference: PreferenceSection = field(default_factory=PreferenceSection)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -201,6 +219,8 @@ def load_recipe(name_or_path: str, overrides: list[str] | tuple = ()) -> Recipe:
     return recipe
 
 
+DPO_LOSSES = ("sigmoid", "ipo", "hinge", "robust")
+
 # Impossible settings, as (test, message) rows.
 RULES = (
     (lambda r: r.lora.r < 1, "lora.r must be at least 1"),
@@ -215,7 +235,18 @@ RULES = (
     (lambda r: not (r.train.batch_size == "auto" or (isinstance(r.train.batch_size, int) and r.train.batch_size >= 1)),
      "train.batch_size must be auto or at least 1"),
     (lambda r: r.model.dtype not in ("auto", "bfloat16", "float16", "float32"), "model.dtype must be auto, bfloat16, float16 or float32"),
-    (lambda r: r.data.format not in ("auto", "messages", "sharegpt", "alpaca", "tarot"), "data.format must be auto, messages, sharegpt, alpaca or tarot"),
+    (lambda r: r.data.format not in ("auto", *FORMATS_BY_NAME), f"data.format must be auto or one of {', '.join(FORMATS_BY_NAME)}"),
+    (lambda r: r.train.method not in METHOD_FORMATS, f"train.method must be {', '.join(METHOD_FORMATS)}"),
+    (lambda r: r.preference.beta <= 0, "preference.beta must be positive"),
+    (lambda r: r.train.early_stopping_patience > 0 and r.data.eval_fraction > 0
+     and (r.train.eval_steps < 1 or r.train.save_steps % r.train.eval_steps != 0),
+     "early stopping keeps the best checkpoint, so train.save_steps must be a multiple of train.eval_steps "
+     "(or set train.early_stopping_patience: 0)"),
+    (lambda r: r.train.method == "kto" and r.train.batch_size == 1,
+     "KTO compares each reply with the others of its batch: train.batch_size must be at least 2 (or auto)"),
+    (lambda r: r.preference.loss_type not in DPO_LOSSES, f"preference.loss_type must be {', '.join(DPO_LOSSES)}"),
+    (lambda r: min(r.preference.desirable_weight, r.preference.undesirable_weight) <= 0,
+     "preference.desirable_weight and undesirable_weight must be positive"),
     (lambda r: r.lora.qlora and r.lora.use_dora, "lora.qlora with lora.use_dora is not supported; turn one off"),
 )
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from hearth.atomic import write_text
 from hearth.errors import UserError
-from hearth.paths import RunPaths, runs_dir
+from hearth.paths import RunPaths, resolve_run, runs_dir
 
 # RunRequest field -> the recipe field it overrides (when given).
 OVERRIDE_FIELDS = {
@@ -21,13 +21,18 @@ OVERRIDE_FIELDS = {
     "epochs": "train.epochs",
     "learning_rate": "train.learning_rate",
     "format": "data.format",
+    "method": "train.method",
 }
+DEFAULT_RECIPE = "tiny-offline"
+# A preference run refines a tuned model, so when it takes the SFT run's own recipe it takes a tenth of its
+# learning rate (a usual ratio between SFT and DPO on LoRA) unless one is given.
+PREFERENCE_LEARNING_RATE_SCALE = 0.1
 
 
 @dataclass
 class RunRequest:
-    recipe: str = "tiny-offline"
-    """A built-in recipe name or a recipe YAML file."""
+    recipe: str | None = None
+    """A built-in recipe name or a recipe YAML file (default: the recipe of the run started from, else tiny-offline)."""
     data: list[str] = field(default_factory=list)
     """Dataset files replacing the recipe's (empty: keep the recipe's)."""
     base: str | None = None
@@ -35,6 +40,10 @@ class RunRequest:
     epochs: float | None = None
     learning_rate: float | None = None
     format: str | None = None
+    method: str | None = None
+    """sft, dpo or kto (default: the recipe's)."""
+    start_from: str | None = None
+    """A tuned run (name or directory) whose merged model a DPO/KTO run starts from; merged first if need be."""
     system_prompt: str | None = None
     overrides: list[str] = field(default_factory=list)
     """`SECTION.FIELD=VALUE` strings, applied before the named fields above."""
@@ -45,7 +54,7 @@ def checked_recipe(request: RunRequest):
     import torch
 
     from tuner.data import absolute_data_path, load_conversations
-    from tuner.formats import refuse_preference_files
+    from tuner.formats import check_formats_for_method
     from tuner.prepare import data_files
     from tuner.recipe import load_recipe
 
@@ -54,7 +63,10 @@ def checked_recipe(request: RunRequest):
         value = getattr(request, name)
         if value is not None:
             overrides.append(f"{key}={value}")
-    recipe = load_recipe(request.recipe, overrides)
+    start = resolve_run(request.start_from) if request.start_from else None
+    recipe = load_recipe(request.recipe or (str(start.recipe) if start else DEFAULT_RECIPE), overrides)
+    if start is not None:
+        _start_from(recipe, start, request)
     if request.data:
         recipe.data.files = [absolute_data_path(p) for p in request.data]
     if request.system_prompt is not None:
@@ -62,8 +74,25 @@ def checked_recipe(request: RunRequest):
     if recipe.lora.qlora and not torch.cuda.is_available():
         raise UserError("lora.qlora needs a CUDA GPU (bitsandbytes 4-bit); on this machine set lora.qlora: false")
     loaded = load_conversations(data_files(recipe), recipe.data.format)  # bad data fails here, exit 2
-    refuse_preference_files(loaded.formats)
+    check_formats_for_method(loaded.formats, recipe.train.method)
     return recipe
+
+
+def _start_from(recipe, start: RunPaths, request: RunRequest) -> None:
+    """The run starts from `start`'s merged model (merging its adapter now if it has not been merged)."""
+    from tuner.merge import merge_run
+    from tuner.recipe import validate
+
+    if not start.merged.exists():
+        merge_run(start)  # refuses, naming the run, when it has no adapter yet
+    method = recipe.train.method
+    recipe.model.base = str(start.merged)
+    recipe.preference.start_from = str(start.root)
+    if request.recipe is None:  # the start run's own recipe: a new name, and a preference run's learning rate
+        recipe.name = f"{start.recipe_name()}-{method}" if method != "sft" else recipe.name
+        if method != "sft" and request.learning_rate is None:
+            recipe.train.learning_rate *= PREFERENCE_LEARNING_RATE_SCALE
+    validate(recipe)
 
 
 def new_run(recipe) -> RunPaths:

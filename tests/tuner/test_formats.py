@@ -155,15 +155,19 @@ def test_bad_preference_rows_are_rejected_with_file_line_and_reason(tmp_path, ro
     assert len(loaded.rejected) == 1 and str(loaded.rejected[0]).startswith(f"{path}:2: {reason}")
 
 
-def test_supervised_training_refuses_preference_files(tmp_path):
-    from tuner.formats import refuse_preference_files
+def test_each_method_takes_only_its_formats(tmp_path):
+    from tuner.formats import check_formats_for_method
 
     path = write_jsonl(tmp_path / "p.jsonl", [PAIR])
-    refuse_preference_files({"chat.jsonl": "messages"})
-    with pytest.raises(UserError, match="preference training") as caught:
-        refuse_preference_files(load_conversations([path]).formats)
+    check_formats_for_method({"chat.jsonl": "messages"}, "sft")
+    check_formats_for_method({"pairs.jsonl": "preference"}, "dpo")
+    check_formats_for_method({"pairs.jsonl": "preference", "rated.jsonl": "kto"}, "kto")  # a pair is two rated replies
+    with pytest.raises(UserError, match="which SFT does not train on.*--method dpo or kto") as caught:
+        check_formats_for_method(load_conversations([path]).formats, "sft")
     assert str(path) in str(caught.value)
+    with pytest.raises(UserError, match="which DPO does not train on"):
+        check_formats_for_method({"rated.jsonl": "kto"}, "dpo")
     from tuner.runs import RunRequest, checked_recipe
 
-    with pytest.raises(UserError, match="not supervised fine-tuning"):
+    with pytest.raises(UserError, match="which SFT does not train on"):
         checked_recipe(RunRequest(data=[str(path)]))  # `hearth train` stops before a run exists

@@ -22,8 +22,8 @@ console = Console(highlight=False)
 def run_request(args) -> RunRequest:
     """`hearth train`'s flags as the request the run service checks."""
     return RunRequest(recipe=args.recipe, data=list(args.data or []), base=args.base, max_steps=args.max_steps,
-                      epochs=args.epochs, learning_rate=args.learning_rate, format=args.format,
-                      system_prompt=args.system_prompt, overrides=list(args.set or []))
+                      epochs=args.epochs, learning_rate=args.learning_rate, format=args.format, method=args.method,
+                      start_from=args.start_from, system_prompt=args.system_prompt, overrides=list(args.set or []))
 
 
 def train(args) -> int:
@@ -86,9 +86,15 @@ def _mark(path: Path) -> str:
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("train", help="fine-tune a base model with LoRA/QLoRA")
-    parser.add_argument("--recipe", default="tiny-offline", help="built-in recipe name or a recipe YAML file")
+    parser.add_argument("--recipe", help="built-in recipe name or a recipe YAML file (default: the --from run's "
+                                          "recipe, else tiny-offline)")
     parser.add_argument("--data", nargs="+", metavar="FILE", help="dataset files (override the recipe's)")
-    parser.add_argument("--format", help="data format: auto, messages, sharegpt, alpaca, tarot")
+    parser.add_argument("--format", help="data format: auto, messages, sharegpt, alpaca, tarot, preference, kto")
+    parser.add_argument("--method", choices=("sft", "dpo", "kto"),
+                        help="sft: learn the replies; dpo: pairs, chosen over rejected; kto: rated replies "
+                             "(pairs or KTO rows from `hearth history export-preferences`)")
+    parser.add_argument("--from", dest="start_from", metavar="RUN",
+                        help="start from this tuned run's merged model (DPO/KTO after SFT; merged first if need be)")
     parser.add_argument("--base", help="base model: local directory, name under HEARTH_HOME/models, or hub id")
     parser.add_argument("--max-steps", type=int)
     parser.add_argument("--epochs", type=float)

@@ -11,6 +11,8 @@ from hearth.atomic import write_json, write_text
 from tuner.evaluate.measures import MEASURES, Context, Reply, closer_side, side_value
 
 BASE, TUNED = "base", "tuned"
+PREFERENCE_DEFINITION = ("on held-out pairs, the log-probability of the chosen reply minus the rejected one's "
+                         "(KTO rows: per token, desirable minus undesirable); DPO raises it")
 EVAL_DIR = "eval"
 
 
@@ -27,6 +29,8 @@ class EvalReport:
     samples: list[dict] = field(default_factory=list)  # {messages, reference, replies: {side: Reply.to_json()}}
     verdict: dict = field(default_factory=dict)
     created: str = ""
+    preference: dict[str, dict] = field(default_factory=dict)  # side -> Margin.to_json(), for a DPO/KTO run
+    started_from: str = ""  # a preference run's starting run: its "base" side is that run's tuned model
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -55,8 +59,9 @@ def measure_rows(replies: dict[str, list[Reply]], contexts: list[Context]) -> li
     return rows
 
 
-def verdict(loss: dict[str, dict], rows: list[dict]) -> dict:
-    """On how many measures the tuned model is nearer the data than the base, and whether its held-out loss fell."""
+def verdict(loss: dict[str, dict], rows: list[dict], preference: dict[str, dict] | None = None) -> dict:
+    """On how many measures the tuned model is nearer the data than the base, whether its held-out loss fell, and
+    (a preference run) whether it prefers the held-out chosen replies more than the model it started from."""
     judged = [row for row in rows if row["closer"] is not None]
     closer = sum(1 for row in judged if row["closer"] == TUNED)
     further = sum(1 for row in judged if row["closer"] == BASE)
@@ -67,7 +72,12 @@ def verdict(loss: dict[str, dict], rows: list[dict]) -> dict:
         parts.append(f"held-out loss {base_loss:.3f} → {tuned_loss:.3f} ({'lower' if lower else 'NOT lower'})")
     if judged:
         parts.append(f"tuned closer to the data on {closer} of {len(judged)} measures, the base on {further}")
-    return {"closer": closer, "further": further, "of": len(judged), "loss_lower": lower,
+    margins = [(preference or {}).get(side, {}).get("margin") for side in (BASE, TUNED)]
+    margin_higher = None if None in margins else margins[1] > margins[0]
+    if margin_higher is not None:
+        parts.append(f"chosen-over-rejected margin {margins[0]:.2f} → {margins[1]:.2f} "
+                     f"({'higher' if margin_higher else 'NOT higher'})")
+    return {"closer": closer, "further": further, "of": len(judged), "loss_lower": lower, "margin_higher": margin_higher,
             "line": "; ".join(parts) or "nothing to compare: evaluate both the base and the tuned side"}
 
 
@@ -86,6 +96,14 @@ def format_loss(loss: dict | None) -> str:
     return f"{loss['loss']:.3f} · ppl {loss['perplexity']:.2f}{extra}"
 
 
+def format_margin(margin: dict | None) -> str:
+    """`+3.21 · 80% chosen`: the preference margin, and for pairs how often the chosen reply wins."""
+    if not margin:
+        return "–"
+    wins = f" · {margin['accuracy']:.0%} chosen" if margin.get("accuracy") is not None else ""
+    return f"{margin['margin']:+.2f}{wins}"
+
+
 def markdown(report: EvalReport) -> str:
     """eval.md: the numbers, then every prompt with the reference and each side's reply."""
     lines = [f"# Eval of run {report.run}", "", f"Base `{report.base}`; prompts from {report.source} "
@@ -93,10 +111,17 @@ def markdown(report: EvalReport) -> str:
              + ", ".join(f"{k}={v}" for k, v in report.settings.items()) + ".", "", f"**{report.verdict.get('line', '')}**",
              "", "| | data | " + " | ".join(report.sides) + " | closer |", "|---|---|" + "---|" * len(report.sides) + "---|",
              "| held-out loss | – | " + " | ".join(format_loss(report.loss.get(s)) for s in report.sides) + " | |"]
+    if report.preference:
+        lines.append("| preference margin | – | " + " | ".join(format_margin(report.preference.get(s)) for s in report.sides)
+                     + " | |")
     for row in report.measures:
         cells = " | ".join(format_value(row["values"].get(s), row["percent"]) for s in report.sides)
         lines.append(f"| {row['label']} | {format_value(row['data'], row['percent'])} | {cells} | {row['closer'] or ''} |")
     lines += ["", "Measures:", ""] + [f"- **{row['label']}**: {row['definition']}" for row in report.measures]
+    if report.preference:
+        lines.append(f"- **preference margin**: {PREFERENCE_DEFINITION}")
+    if report.started_from:
+        lines += ["", f"This is a preference run: its base side is the tuned model of `{report.started_from}`."]
     for number, sample in enumerate(report.samples, 1):
         lines += ["", f"## Prompt {number}", "", _quote(sample["messages"][-1]["content"]), "",
                   "**reference (the data)**", "", _quote(sample["reference"] or "(none given)")]

@@ -19,6 +19,7 @@ from tuner.evaluate.loss import LOSS_MAX_TOKENS, Loss, encode_heldout, hf_logits
 from tuner.evaluate.measures import Context, drawn_cards, median_units, prompt_user_names
 from tuner.evaluate.prompts import Prompt, choose, first_reply_prompt, load_prompts_file, read_conversations
 from tuner.evaluate.report import BASE, TUNED, EvalReport, measure_rows, verdict, write_report
+from tuner.preference.margin import preference_margin, read_rows
 
 DEFAULT_PROMPTS = 4  # 4 prompts x 2 sides x <=160 tokens: about a minute for a 135M model on 2 CPU cores
 Emit = Callable[..., None]
@@ -93,14 +94,18 @@ def _load_tuned(run: RunPaths, recipe):
     return PeftModel.from_pretrained(model, str(run.adapter)).eval(), tokenizer, base
 
 
-def _hf_side(model, tokenizer, encoded, prompts, settings, eot_id, side: str, emit: Emit):
+def _hf_side(model, tokenizer, encoded, prompts, settings, eot_id, side: str, emit: Emit, preference_rows=()):
     emit("stage", message=f"{side}: held-out loss on {len(encoded)} conversations")
     loss = mean_loss(hf_logits(model), encoded) if encoded else None
+    margin = None
+    if preference_rows:
+        emit("stage", message=f"{side}: preference margin on {len(preference_rows)} held-out rows")
+        margin = preference_margin(model, tokenizer, list(preference_rows))
     replies = []
     for number, prompt in enumerate(prompts, 1):
         emit("stage", message=f"{side}: reply {number}/{len(prompts)}")
         replies.append(hf_reply(model, tokenizer, prompt.messages, settings, eot_id))
-    return loss, replies
+    return loss, replies, margin
 
 
 def _gguf_side(path: Path, encoded, prompts, settings, side: str, emit: Emit):
@@ -161,15 +166,18 @@ def evaluate_run(run, *, prompts: int = DEFAULT_PROMPTS, sides=(BASE, TUNED), gg
     references = " ".join(p.reference for p in pool)
     language = run_language(run.root, default=text_language(references) if references.strip() else "en")
     losses: dict[str, Loss | None] = {}
-    replies = {}
+    replies, margins = {}, {}
+    preference_rows = read_rows(run.heldout_preferences)  # a DPO/KTO run's; its base is the run it started from
     for side in (s for s in (BASE, TUNED) if s in sides):
         if side == BASE:
             with model.disable_adapter():
-                losses[side], replies[side] = _hf_side(model, tokenizer, encoded, chosen, settings, eot_id, side, emit)
+                losses[side], replies[side], margins[side] = _hf_side(
+                    model, tokenizer, encoded, chosen, settings, eot_id, side, emit, preference_rows)
         else:
             if not recipe.lora.qlora:
                 model.merge_adapter()  # the weights export will hold, and a forward pass as cheap as the base's
-            losses[side], replies[side] = _hf_side(model, tokenizer, encoded, chosen, settings, eot_id, side, emit)
+            losses[side], replies[side], margins[side] = _hf_side(
+                model, tokenizer, encoded, chosen, settings, eot_id, side, emit, preference_rows)
     del model
     for path in gguf_paths:
         side = _side_name(run, path, set(replies))
@@ -177,9 +185,11 @@ def evaluate_run(run, *, prompts: int = DEFAULT_PROMPTS, sides=(BASE, TUNED), gg
     contexts = _contexts(chosen, recipe.system_prompt, language)
     rows = measure_rows(replies, contexts)
     loss = _loss_json(losses)
+    preference = {side: margin.to_json() for side, margin in margins.items() if margin is not None}
     report = EvalReport(
         run=run.root.name, base=str(base), source=source, language=language, settings=settings.to_json(),
-        sides=list(replies), loss=loss, measures=rows, verdict=verdict(loss, rows),
+        sides=list(replies), loss=loss, measures=rows, verdict=verdict(loss, rows, preference),
+        preference=preference, started_from=recipe.preference.start_from,
         samples=[{**p.to_json(), "replies": {side: replies[side][i].to_json() for side in replies}}
                  for i, p in enumerate(chosen)],
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"))
