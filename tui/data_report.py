@@ -6,33 +6,33 @@ from __future__ import annotations
 from rich.table import Table
 from rich.text import Text
 
+from tuner.data_report import DataReport
+
 SHOW_REJECTED = 20
 LENGTH_COLUMNS = ("min", "p50", "p90", "p99", "max", "mean")
 
 
-def summary_line(report: dict) -> str:
+def summary_line(report: DataReport) -> str:
     """The check in one line, for a status bar."""
-    stats = report["token_length"]
-    return (f"{report['rows_kept']} rows kept, {report['rows_rejected']} rejected · tokens p50 {stats['p50']} "
-            f"p99 {stats['p99']} max {stats['max']} · {report['truncated_rows']} cut at {report['max_length']}")
+    stats = report.token_length
+    return (f"{report.rows_kept} rows kept, {report.rows_rejected} rejected · tokens p50 {stats.p50} "
+            f"p99 {stats.p99} max {stats.max} · {report.truncated_rows} cut at {report.max_length}")
 
 
-def report_renderables(report: dict, tokenizer_name: str) -> list:
+def report_renderables(report: DataReport, tokenizer_name: str) -> list:
     """The whole report, top to bottom, as rich renderables (print each, or write each to a log)."""
-    formats = ", ".join(f"{path} ({fmt})" for path, fmt in report["files"].items())
-    shown = [Text.assemble((str(report["rows_kept"]), "bold"), " rows kept, ",
-                           (str(report["rows_rejected"]), "bold"), f" rejected — {formats}")]
-    shown += [Text.assemble("  ", ("rejected", "red"), f" {row['file']}:{row['line']}: {row['reason']}")
-              for row in report["rejected"][:SHOW_REJECTED]]
-    if report["rows_rejected"] > SHOW_REJECTED:
-        shown.append(Text(f"  … and {report['rows_rejected'] - SHOW_REJECTED} more"))
-    stats = report["token_length"]
+    formats = ", ".join(f"{path} ({fmt})" for path, fmt in report.files.items())
+    shown = [Text.assemble((str(report.rows_kept), "bold"), " rows kept, ",
+                           (str(report.rows_rejected), "bold"), f" rejected — {formats}")]
+    shown += [Text.assemble("  ", ("rejected", "red"), f" {row}") for row in report.rejected[:SHOW_REJECTED]]
+    if report.rows_rejected > SHOW_REJECTED:
+        shown.append(Text(f"  … and {report.rows_rejected - SHOW_REJECTED} more"))
     table = Table(title=f"tokens per conversation ({tokenizer_name})")
     for column in LENGTH_COLUMNS:
         table.add_column(column, justify="right")
-    table.add_row(*(str(stats[c]) for c in LENGTH_COLUMNS))
+    table.add_row(*(str(getattr(report.token_length, c)) for c in LENGTH_COLUMNS))
     shown.append(table)
-    shown.append(Text(f"{report['truncated_rows']} would be cut at max length {report['max_length']}; "
-                      f"{report['assistant_tokens']} tokens carry the loss (replies ending in "
-                      f"{report['end_of_turn_token']})"))
+    shown.append(Text(f"{report.truncated_rows} would be cut at max length {report.max_length}; "
+                      f"{report.assistant_tokens} tokens carry the loss (replies ending in "
+                      f"{report.end_of_turn_token})"))
     return shown

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tuner.data_report import DataReport
+
 
 @dataclass
 class DataCheck:
-    report: dict
-    """tuner.prepare's report: files, rows_kept, rows_rejected, rejected, token_length, truncated_rows, ..."""
+    report: DataReport
+    """tuner.prepare's report, the one the run will write as data-report.json."""
     tokenizer: str
     """The base whose tokenizer measured the data (a directory or a hub id, as tuner.model_loading resolves it)."""
 

@@ -11,6 +11,7 @@ from importlib import resources
 from hearth.errors import UserError
 from hearth.language import text_language
 from tuner.data import LoadedData, Rejected
+from tuner.data_report import DataReport, LengthStats
 from tuner.masking import IGNORE_INDEX, TemplateError, encode_conversation, end_of_turn_token
 from tuner.recipe import Recipe
 
@@ -22,7 +23,6 @@ BUILTIN_DATASETS = {
     "tarot-sample-en": ("spreads", "readings-sample-en.jsonl"),
 }
 BUILTIN_PREFIX = "builtin:"
-PERCENTILES = (50, 90, 99)
 
 
 def data_files(recipe: Recipe) -> list[str]:
@@ -46,22 +46,7 @@ class PreparedData:
     train_rows: list[dict]
     eval_rows: list[dict]
     heldout_messages: list[list[dict]]
-    report: dict
-
-
-def _percentile(sorted_values: list[int], q: float) -> int:
-    if not sorted_values:
-        return 0
-    index = min(len(sorted_values) - 1, max(0, round(q / 100 * (len(sorted_values) - 1))))
-    return sorted_values[index]
-
-
-def length_stats(lengths: list[int]) -> dict:
-    ordered = sorted(lengths)
-    stats = {f"p{q}": _percentile(ordered, q) for q in PERCENTILES}
-    stats.update(min=ordered[0] if ordered else 0, max=ordered[-1] if ordered else 0,
-                 mean=round(sum(ordered) / len(ordered), 1) if ordered else 0)
-    return stats
+    report: DataReport
 
 
 def with_system_prompt(messages: list[dict], system_prompt: str) -> list[dict]:
@@ -114,18 +99,9 @@ def prepare(loaded: LoadedData, tokenizer, recipe: Recipe) -> PreparedData:
     if recipe.data.eval_fraction > 0 and len(rows) >= 10:
         n_eval = max(1, n_eval)
     eval_part, train_part = rows[:n_eval], rows[n_eval:]
-    report = {
-        "files": loaded.formats,
-        "rows_kept": len(rows),
-        "rows_rejected": len(rejected),
-        "rejected": [vars(r) for r in rejected],
-        "train_rows": len(train_part),
-        "eval_rows": len(eval_part),
-        "max_length": recipe.data.max_length,
-        "truncated_rows": truncated,
-        "token_length": length_stats(lengths),
-        "assistant_tokens": sum(sum(1 for t in r["labels"] if t != IGNORE_INDEX) for r, _ in rows),
-        "end_of_turn_token": eot,
-        "language": data_language([m for _, m in rows]),
-    }
+    report = DataReport(
+        files=loaded.formats, rows_kept=len(rows), rejected=rejected, train_rows=len(train_part),
+        eval_rows=len(eval_part), max_length=recipe.data.max_length, end_of_turn_token=eot,
+        language=data_language([m for _, m in rows]), truncated_rows=truncated, token_length=LengthStats.of(lengths),
+        assistant_tokens=sum(sum(1 for t in r["labels"] if t != IGNORE_INDEX) for r, _ in rows))
     return PreparedData([r for r, _ in train_part], [r for r, _ in eval_part], [m for _, m in eval_part], report)

@@ -86,8 +86,8 @@ async def test_check_data_shows_the_report_before_start(installed_tiny_base, tmp
         await pilot.click("#check")
         await wait_for(pilot, lambda: screen.data_check is not None, timeout=60, what="the data check")
         report = screen.data_check.report
-        assert (report["rows_kept"], report["rows_rejected"], report["max_length"]) == (3, 1, 64)
-        assert report["truncated_rows"] == 1  # the long story is cut at the edited max length
+        assert (report.rows_kept, report.rows_rejected, report.max_length) == (3, 1, 64)
+        assert report.truncated_rows == 1  # the long story is cut at the edited max length
         assert screen.query_one("#check").disabled is False and screen.runner is None  # nothing started
         status = str(screen.query_one("#job-status").render())
         assert status.startswith("3 rows kept, 1 rejected · tokens p50 ") and "1 cut at 64" in status

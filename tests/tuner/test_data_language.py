@@ -24,9 +24,9 @@ def test_builtin_data_keeps_every_row_and_reports_its_language(tokenizer, builti
     recipe = load_recipe("tiny-offline", [f"data.files=[builtin:{builtin}]", "data.max_length=2048"])
     loaded = load_conversations(data_files(recipe), recipe.data.format)
     report = prepare(loaded, tokenizer, recipe).report
-    assert report["rows_rejected"] == 0 and report["rows_kept"] >= at_least
-    assert report["truncated_rows"] == 0
-    assert report["language"] == language
+    assert report.rows_rejected == 0 and report.rows_kept >= at_least
+    assert report.truncated_rows == 0
+    assert report.language == language
 
 
 def test_the_language_is_that_of_the_replies_not_of_a_fixed_instruction():

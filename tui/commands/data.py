@@ -25,7 +25,7 @@ def check(args) -> int:
     for renderable in report_renderables(checked.report, checked.tokenizer):
         console.print(renderable, soft_wrap=isinstance(renderable, Text))  # a rejected file:line stays one line
     if args.report:
-        write_json(args.report, checked.report)
+        write_json(args.report, checked.report.to_json())
         console.print(f"report written to {args.report}")
     return 0
 

@@ -311,8 +311,8 @@ class TrainScreen(Screen):
         for renderable in report_renderables(result.report, result.tokenizer):
             log.write(renderable)
         progress.status(summary_line(result.report))
-        if result.report["rows_rejected"]:
-            self.notify(f"{result.report['rows_rejected']} rows rejected (file:line and why in the log)",
+        if result.report.rows_rejected:
+            self.notify(f"{result.report.rows_rejected} rows rejected (file:line and why in the log)",
                         severity="warning")
 
     @on(Button.Pressed, "#add-data")

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 from hearth.errors import UserError
 from tuner.chat_render import render_chat
-from tuner.data import LoadedData
+from tuner.data import LoadedData, Rejected
+from tuner.data_report import PreferenceReport
 from tuner.formats import RowError, check_formats_for_method
 from tuner.masking import end_of_turn_token
 from tuner.prepare import data_language, with_system_prompt
@@ -38,7 +39,7 @@ class PreferenceData:
     train_rows: list[dict]
     eval_rows: list[dict]
     heldout_messages: list[list[dict]]  # prompt + desirable reply: what `hearth eval` scores and answers
-    report: dict
+    report: PreferenceReport
 
 
 def _chat_messages(items: list[dict]) -> list[dict]:
@@ -98,14 +99,14 @@ def preference_data(loaded: LoadedData, tokenizer, recipe: Recipe) -> Preference
     method = recipe.train.method
     check_formats_for_method(loaded.formats, method)
     eot = end_of_turn_token(tokenizer)
-    rendered, rejected = [], [vars(r) for r in loaded.rejected]
+    rendered, rejected = [], list(loaded.rejected)
     for conversation in loaded.conversations:
         try:
             rendered.append(render_row(conversation.preference_row, tokenizer, recipe, eot))
         except RowError as exc:
-            rejected.append({"file": conversation.file, "line": conversation.line, "reason": str(exc)})
+            rejected.append(Rejected(conversation.file, conversation.line, str(exc)))
     if not rendered:
-        first = f"; first problem: {rejected[0]['file']}:{rejected[0]['line']}: {rejected[0]['reason']}" if rejected else ""
+        first = f"; first problem: {rejected[0]}" if rejected else ""
         raise UserError(f"no usable preference rows{first}")
     random.Random(recipe.data.seed).shuffle(rendered)
     n_eval = min(recipe.data.eval_max_rows, int(len(rendered) * recipe.data.eval_fraction))
@@ -116,22 +117,13 @@ def preference_data(loaded: LoadedData, tokenizer, recipe: Recipe) -> Preference
     train_rows = [r for row in kept for r in to_rows(row)]
     eval_rows = [r for row in held for r in to_rows(row)]
     labels = [label for row in rendered for _, label in row.replies]
-    report = {
-        "method": method,
-        "files": loaded.formats,
-        "rows_kept": len(rendered),
-        "rows_rejected": len(rejected),
-        "rejected": rejected,
-        "train_rows": len(train_rows),
-        "eval_rows": len(eval_rows),
-        "pairs": sum(row.paired for row in rendered),
-        "desirable": sum(labels),
-        "undesirable": len(labels) - sum(labels),
-        "max_length": recipe.data.max_length,
-        "end_of_turn_token": eot,
-        "language": data_language([row.messages + [{"role": "assistant", "content": row.desirable_reply}]
-                                   for row in rendered if row.desirable_reply]),
-    }
+    report = PreferenceReport(
+        files=loaded.formats, rows_kept=len(rendered), rejected=rejected, train_rows=len(train_rows),
+        eval_rows=len(eval_rows), max_length=recipe.data.max_length, end_of_turn_token=eot,
+        language=data_language([row.messages + [{"role": "assistant", "content": row.desirable_reply}]
+                                for row in rendered if row.desirable_reply]),
+        method=method, pairs=sum(row.paired for row in rendered), desirable=sum(labels),
+        undesirable=len(labels) - sum(labels))
     heldout = [row.messages + [{"role": "assistant", "content": row.desirable_reply}]
                for row in held if row.desirable_reply]
     return PreferenceData(train_rows, eval_rows, heldout, report)

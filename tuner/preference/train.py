@@ -60,16 +60,16 @@ def run_preference_training(run: RunPaths, recipe: Recipe, resume: bool = False)
     tokenizer = load_tokenizer(base, recipe)
     data = preference_data(load_conversations(data_files(recipe), recipe.data.format), tokenizer, recipe)
     report = data.report
-    write_json(run.data_report, report)
+    write_json(run.data_report, report.to_json())
     write_heldout(run.heldout, data.heldout_messages)
     write_rows(run.heldout_preferences, data.eval_rows)
-    emit("stage", message=f"{report['train_rows']} training and {report['eval_rows']} evaluation rows from "
-                          f"{report['rows_kept']} ({report['pairs']} pairs, {report['desirable']} desirable and "
-                          f"{report['undesirable']} undesirable replies); {report['rows_rejected']} rejected "
+    emit("stage", message=f"{report.train_rows} training and {report.eval_rows} evaluation rows from "
+                          f"{report.rows_kept} ({report.pairs} pairs, {report.desirable} desirable and "
+                          f"{report.undesirable} undesirable replies); {report.rows_rejected} rejected "
                           f"(see {run.data_report})")
-    if method == "kto" and not (report["desirable"] and report["undesirable"]):
+    if method == "kto" and not (report.desirable and report.undesirable):
         emit("warning", message="KTO learns most from both desirable and undesirable replies; this data has only "
-                                f"{'desirable' if report['desirable'] else 'undesirable'} ones")
+                                f"{'desirable' if report.desirable else 'undesirable'} ones")
     emit("stage", message="loading the model to start from")
     model = load_model(base, recipe)
     events = EventsCallback(run.metrics)
