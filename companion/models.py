@@ -8,7 +8,7 @@ from pathlib import Path
 from hearth.errors import UserError
 
 # When a run holds several quantizations, the first one found here is chosen: small and fast first,
-# full precision last (DESIGN.md: a laptop talks to the quantized file).
+# full precision last (a laptop talks to the quantized file).
 QUANT_PREFERENCE = ("q4_k_m", "q8_0", "q5_k_m", "q6_k", "q4_0", "q5_0", "bf16", "f16", "f32")
 ADAPTER_SUFFIX = "-lora"
 

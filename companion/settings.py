@@ -1,5 +1,5 @@
 """How the engine loads a model and samples a reply: one dataclass, loadable from YAML, with the
-CLI's flags as overrides (DESIGN.md, 'Conventions worth keeping')."""
+CLI's flags as overrides (as every configuration in hearth is)."""
 
 from __future__ import annotations
 

@@ -30,7 +30,7 @@ def history_db() -> Path:
 
 
 class RunPaths:
-    """The files one training run owns, named once (DESIGN.md, 'A run on disk')."""
+    """The files one training run owns, named once (docs/architecture.md, 'A run on disk')."""
 
     def __init__(self, root: Path):
         self.root = Path(root)
