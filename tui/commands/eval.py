@@ -22,20 +22,15 @@ def run_eval(run, *, prompts: int | None = None, seed: int = 0, prompts_file=Non
     calls this too, and draws it with tui.eval_view.print_eval."""
     from tui.progress import run_job
     from tuner.evaluate import DEFAULT_PROMPTS, EvalReport
-    from tuner.evaluate.run import check_inputs
+    from tuner.evaluate.run import check_inputs, eval_args
 
     paths = run if isinstance(run, RunPaths) else resolve_run(run)
     quants = [q.strip() for q in quant.split(",") if q.strip()]
     made, quants = _quantize_missing(paths, quants)
     ggufs = [*ggufs, *made]
     check_inputs(paths, prompts_file, ggufs, quants, DEFAULT_PROMPTS if prompts is None else prompts)  # bad input: one line and exit 2, before a model loads
-    args = ["eval", str(paths.root), "--seed", str(seed)]
-    args += ["-n", str(prompts)] if prompts is not None else []
-    args += ["--prompts", str(prompts_file)] if prompts_file else []
-    args += [item for path in ggufs for item in ("--gguf", str(path))]
-    args += ["--quant", ",".join(quants)] if quants else []
-    args += ["--max-tokens", str(max_tokens)] if max_tokens else []
-    args += ["--loss-tokens", str(loss_tokens)] if loss_tokens else []
+    args = eval_args(paths.root, prompts=prompts, seed=seed, prompts_file=prompts_file, ggufs=ggufs, quants=quants,
+                     max_tokens=max_tokens, loss_tokens=loss_tokens)
     return EvalReport.from_json(run_job("tuner", args, title)["report"])
 
 

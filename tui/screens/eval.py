@@ -56,7 +56,9 @@ class EvalScreen(Screen):
         if self.runner is not None:
             self.notify("an eval is already running", severity="warning")
             return
-        self.runner = JobRunner("eval", "tuner", ["eval", str(self.run.root)], self.post_message)
+        from tuner.evaluate.run import eval_args
+
+        self.runner = JobRunner("eval", "tuner", eval_args(self.run.root), self.post_message)
         self.query_one("#eval-status", Static).update("evaluating: loading the base and the adapter…")
         self._follow(self.runner)
 

@@ -133,6 +133,20 @@ def _loss_json(losses: dict[str, Loss | None]) -> dict[str, dict]:
     return out
 
 
+def eval_args(run_root, *, prompts: int | None = None, seed: int = 0, prompts_file=None, ggufs=(), quants=(),
+              max_tokens: int | None = None, loss_tokens: int | None = None) -> list[str]:
+    """The command line of `python -m tuner eval` (tuner/__main__.py) for a run, as every front end starts it
+    (`hearth eval`, the TUI's eval screen); what is left out is the child's default."""
+    args = ["eval", str(run_root), "--seed", str(seed)]
+    args += ["-n", str(prompts)] if prompts is not None else []
+    args += ["--prompts", str(prompts_file)] if prompts_file else []
+    args += [item for path in ggufs for item in ("--gguf", str(path))]
+    args += ["--quant", ",".join(quants)] if quants else []
+    args += ["--max-tokens", str(max_tokens)] if max_tokens else []
+    args += ["--loss-tokens", str(loss_tokens)] if loss_tokens else []
+    return args
+
+
 def check_inputs(run: RunPaths, prompts_file=None, ggufs=(), quants=(), prompts: int = DEFAULT_PROMPTS):
     """Everything about the input that can be wrong, checked in a second without loading a model:
     (recipe, (prompts, scored conversations, source), GGUF paths)."""
