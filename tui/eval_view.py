@@ -93,6 +93,10 @@ def compare_table(comparison: dict) -> Group:
     table.add_row("held-out loss (tuned)", "", _loss_cell(losses["a"].get(TUNED)), "", _loss_cell(losses["b"].get(TUNED)),
                   "")
     table.add_row("loss drop from training", "", _value(drops["a"], False), "", _value(drops["b"], False), "")
+    margins = comparison.get("margin", {})
+    if any(margins.values()):
+        table.add_row("preference margin (tuned)", "", _margin_cell(margins.get("a")), "", _margin_cell(margins.get("b")),
+                      "")
     names = {"a": a, "b": b, "tie": "tie", None: ""}
     for row in comparison["rows"]:
         table.add_row(row["label"], _value(row["a"]["data"], row["percent"]), _value(row["a"]["tuned"], row["percent"]),

@@ -96,6 +96,20 @@ def test_eval_of_a_dpo_run_shows_the_margin_against_the_run_it_started_from(sft_
     markdown = (dpo.root / "eval" / "eval.md").read_text(encoding="utf-8")
     assert "| preference margin |" in markdown and "its base side is the tuned model of" in markdown
 
+    # --compare SFT DPO: the SFT run's tuned model is the DPO run's base side, so its margin is known too.
+    from tuner.evaluate.compare import compare_reports
+    from tui.eval_view import compare_table
+
+    comparison = compare_reports(evaluate_run(sft_run, prompts=1, max_new_tokens=4), report)
+    assert comparison["margin"] == {"a": report.preference["base"], "b": report.preference["tuned"]}
+    assert "chosen-over-rejected margin" in comparison["line"]
+    from rich.console import Console
+
+    console = Console(width=160, record=True)
+    console.print(compare_table(comparison))
+    text = console.export_text()
+    assert "preference margin" in text and f"{report.preference['tuned']['margin']:+.2f}" in text
+
 
 def test_kto_trains_on_rated_tarot_readings_and_on_pairs(sft_run, hearth_home, tmp_path):
     from companion.preferences import unpaired_row

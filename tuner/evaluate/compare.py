@@ -1,8 +1,11 @@
-"""Two runs' evals side by side (two recipes, two datasets, DoRA against LoRA), to choose between them: for each
-measure, whose tuned model is nearer its own data, and how far each run's training moved the held-out loss.
+"""Two runs' evals side by side (two recipes, two datasets, DoRA against LoRA, an SFT run and the DPO/KTO run started
+from it), to choose between them: for each measure, whose tuned model is nearer its own data, how far each run's
+training moved the held-out loss, and (with a preference run) how strongly each prefers the held-out chosen replies.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from tuner.evaluate.measures import MEASURES_BY_NAME
 from tuner.evaluate.report import BASE, TUNED, EvalReport
@@ -35,5 +38,19 @@ def compare_reports(a: EvalReport, b: EvalReport) -> dict:
     line = (f"{a.run} nearer its data on {wins['a']} of {judged} measures, {b.run} on {wins['b']}")
     if None not in drops.values():
         line += f"; training lowered the held-out loss by {drops['a']:.3f} ({a.run}) and {drops['b']:.3f} ({b.run})"
+    margins = {"a": _tuned_margin(a, b), "b": _tuned_margin(b, a)}
+    if margins["a"] and margins["b"]:
+        line += (f"; chosen-over-rejected margin {margins['a']['margin']:+.2f} ({a.run}) → "
+                 f"{margins['b']['margin']:+.2f} ({b.run})")
     return {"a": a.run, "b": b.run, "rows": rows, "loss": {"a": a.loss, "b": b.loss}, "loss_drop": drops,
-            "wins": wins, "of": judged, "line": line}
+            "margin": margins, "wins": wins, "of": judged, "line": line}
+
+
+def _tuned_margin(report: EvalReport, other: EvalReport) -> dict | None:
+    """The tuned model's preference margin: its own eval's, or — for the run a preference run started from, whose
+    eval has no preference rows — the other eval's base side, which is that very model."""
+    if TUNED in report.preference:
+        return report.preference[TUNED]
+    if other.started_from and Path(other.started_from).name == report.run:
+        return other.preference.get(BASE)
+    return None
