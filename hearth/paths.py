@@ -58,11 +58,20 @@ class RunPaths:
         lines = self.metrics.read_text(encoding="utf-8").splitlines()
         return max((json.loads(line).get("step", 0) for line in lines if line.strip()), default=0)
 
-    def recipe_name(self) -> str:
-        """The `name:` of the run's saved recipe."""
+    def _saved_recipe(self) -> dict:
         import yaml
 
-        return (yaml.safe_load(self.recipe.read_text(encoding="utf-8")) or {}).get("name", "?")
+        saved = yaml.safe_load(self.recipe.read_text(encoding="utf-8"))
+        return saved if isinstance(saved, dict) else {}
+
+    def recipe_name(self) -> str:
+        """The `name:` of the run's saved recipe."""
+        return self._saved_recipe().get("name", "?")
+
+    def method(self) -> str:
+        """How the run trains (`train.method`: sft, dpo or kto; runs from before preference training are sft)."""
+        train = self._saved_recipe().get("train")
+        return train.get("method", "sft") if isinstance(train, dict) else "sft"
 
 
 def resolve_run(run: str | os.PathLike) -> RunPaths:

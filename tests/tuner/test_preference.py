@@ -111,7 +111,7 @@ def test_eval_of_a_dpo_run_shows_the_margin_against_the_run_it_started_from(sft_
     assert "preference margin" in text and f"{report.preference['tuned']['margin']:+.2f}" in text
 
 
-def test_kto_trains_on_rated_tarot_readings_and_on_pairs(sft_run, hearth_home, tmp_path):
+def test_kto_trains_on_rated_tarot_readings_and_on_pairs(sft_run, hearth_home, tmp_path, capsys):
     from companion.preferences import unpaired_row
 
     prompt = [{"role": "user", "content": "作为专业塔罗师，请为以下咨询提供解读：\n\n问题：工作\n抽到的牌：星星(正位)"}]
@@ -126,6 +126,11 @@ def test_kto_trains_on_rated_tarot_readings_and_on_pairs(sft_run, hearth_home, t
     assert report["method"] == "kto" and report["desirable"] == 6 + 4 and report["undesirable"] == 6 + 4
     assert report["train_rows"] == 12 + 8  # each pair gave a desirable and an undesirable row
     assert (kto.adapter / "adapter_model.safetensors").exists()
+    capsys.readouterr()
+    assert main(["runs"]) == 0
+    listed = {line.split("│")[1].strip(): line.split("│")[2].strip() for line in capsys.readouterr().out.splitlines()
+              if line.startswith("│")}
+    assert listed == {sft_run.root.name: "sft", kto.root.name: "kto"}
 
 
 def test_rendered_rows_are_the_text_chat_and_sft_train_on(installed_tiny_base):

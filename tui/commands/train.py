@@ -67,15 +67,26 @@ def merge(args) -> int:
     return 0
 
 
+# `hearth runs`' columns: the run id (what every other command takes, and it starts with the recipe's name) and the
+# short marks are never cut; on a narrow terminal the GGUF list wraps.
+RUN_COLUMNS = (("run", {"no_wrap": True}), ("method", {"no_wrap": True}),
+               ("steps", {"no_wrap": True, "justify": "right"}), ("adapter", {"no_wrap": True}),
+               ("merged", {"no_wrap": True}), ("gguf", {}))
+
+
 def list_runs(args) -> int:
-    table = Table("run", "recipe", "steps", "adapter", "merged", "gguf")
+    table = Table()
+    for name, options in RUN_COLUMNS:
+        table.add_column(name, **options)
     root = runs_dir()
     for path in sorted(root.iterdir()) if root.exists() else []:
         run = RunPaths(path)
         if not run.recipe.exists():
             continue
-        ggufs = ", ".join(p.name for p in sorted(run.gguf.glob("*.gguf"))) if run.gguf.exists() else ""
-        table.add_row(path.name, run.recipe_name(), str(run.last_step()), _mark(run.adapter), _mark(run.merged), ggufs)
+        ggufs = ", ".join(p.stem.removeprefix(f"{path.name}-") for p in sorted(run.gguf.glob("*.gguf"))) \
+            if run.gguf.exists() else ""
+        table.add_row(path.name, run.method(), str(run.last_step()), _mark(run.adapter),
+                      _mark(run.merged), ggufs)
     console.print(table if table.row_count else "no runs yet; `hearth train` starts one")
     return 0
 
