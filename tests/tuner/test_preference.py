@@ -155,10 +155,11 @@ def read_events(process):
         yield json.loads(line)
 
 
-def test_a_dpo_run_resumes_after_kill_9_and_exports(sft_run, hearth_home, pairs_file, capsys):
+@pytest.mark.parametrize("method", ["dpo", "kto"])
+def test_a_preference_run_resumes_after_kill_9_merges_and_exports(sft_run, hearth_home, pairs_file, capsys, method):
     from tuner.runs import RunRequest, create_run
 
-    run = create_run(RunRequest(method="dpo", start_from=sft_run.root.name, data=[str(pairs_file)], max_steps=6,
+    run = create_run(RunRequest(method=method, start_from=sft_run.root.name, data=[str(pairs_file)], max_steps=6,
                                 overrides=["train.save_steps=2", "train.logging_steps=1", "train.batch_size=2",
                                            "train.eval_steps=2"]))
     child = [sys.executable, "-m", "tuner", "train", str(run.root)]
