@@ -1,6 +1,8 @@
-"""`hearth tui`: the Textual app. Home lists runs, personas and chats; chat talks to an exported model;
-tarot draws a spread and has a model read it; train runs, merges and exports a run. Screens live in tui/screens, widgets in tui/widgets, every custom
-message in tui/messages.py, and the look in the one stylesheet tui/hearth.tcss.
+"""`hearth tui`: the Textual app. Home lists runs, readings, personas and chats; chat talks to an exported model;
+tarot draws a spread and has a model read it; train trains (sft, or dpo / kto from a trained run), resumes and
+merges a run; export writes a run's GGUFs and shows how faithful each is; eval shows a run's eval. Screens live in
+tui/screens, widgets in tui/widgets, every custom message in tui/messages.py, and the look in the one stylesheet
+tui/hearth.tcss. Every screen's footer shows its keys whole at 80 columns (compact, short labels).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ class HearthApp(App):
     SCREENS = {"home": HomeScreen}
     BINDINGS = [
         Binding("ctrl+q", "quit", "quit", show=False, priority=True),
-        Binding("f2", "toggle_theme", "light/dark"),
+        Binding("f2", "toggle_theme", "theme", tooltip="light and dark in turn"),  # short: every footer has it
     ]
     # Below 120 columns the screens carry "-narrow" (hearth.tcss then folds the setup rows so selectors show
     # their whole value), from 120 on "-wide".
@@ -85,8 +87,8 @@ class HearthApp(App):
     def open_tarot(self, model: Path | None = None, reading: int | None = None) -> None:
         self.push_screen(TarotScreen(model=model, reading=reading))
 
-    def open_train(self, run: RunPaths | None = None) -> None:
-        self.push_screen(TrainScreen(run))
+    def open_train(self, run: RunPaths | None = None, start_from: RunPaths | None = None) -> None:
+        self.push_screen(TrainScreen(run, start_from=start_from))
 
     def open_eval(self, run: RunPaths) -> None:
         self.push_screen(EvalScreen(run))

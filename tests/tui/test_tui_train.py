@@ -8,13 +8,14 @@ import json
 from tui_helpers import make_run, wait_for
 
 from tui.app import HearthApp
+from tui.screens.export import ExportScreen
 from tui.screens.home import HomeScreen
 from tui.screens.train import TrainScreen
 from tui.widgets.train_progress import TrainProgress
 
 
-def _status(screen) -> str:
-    return str(screen.query_one("#job-status").render())
+def _status(screen, progress: str = "#progress") -> str:
+    return str(screen.query_one(f"{progress} #job-status").render())
 
 
 async def test_training_runs_to_done_with_progress(installed_tiny_base):
@@ -62,7 +63,8 @@ async def test_bad_data_and_a_failing_child_are_messages_not_crashes(tmp_path):
         assert any("missing.jsonl" in n.message for n in app._notifications)
         assert screen.query_one("#start").disabled is False  # ready to try again
 
-        # a child that crashes: exporting a run whose merged model is garbage (one without a word: test_tui_jobs)
+        # a child that crashes: exporting a run whose merged model is garbage (one without a word: test_tui_jobs).
+        # Export… opens the export screen for the run, whose child fails and says why while the app carries on.
         run = make_run("broken", adapter=True)
         run.merged.mkdir()
         (run.merged / "config.json").write_text("{not json", encoding="utf-8")
@@ -70,12 +72,17 @@ async def test_bad_data_and_a_failing_child_are_messages_not_crashes(tmp_path):
         screen._refresh_buttons()
         await pilot.pause()  # the run's buttons appear
         await pilot.click("#export")
-        await wait_for(pilot, lambda: screen.runner is None and "failed" in _status(screen), timeout=60,
-                       what="the export child to fail")
-        assert isinstance(app.screen, TrainScreen)
+        await wait_for(pilot, lambda: isinstance(app.screen, ExportScreen), what="the export screen")
+        export = app.screen
+        assert export.run.root == run.root and export.query_one("#export-run").value == str(run.root)
+        await pilot.press("s")
+        await wait_for(pilot, lambda: export.runner is None and "failed" in _status(export, "#export-progress"),
+                       timeout=60, what="the export child to fail")
         errors = [n.message for n in app._notifications if n.title == "export failed"]
         assert errors and errors[-1].startswith("export crashed: ")  # hearth/job_main.py's last event for a bug
         assert "JSONDecodeError" in errors[-1]  # the child's own last words, not a blank failure
+        await pilot.press("escape")
+        assert app.screen is screen and not screen.query_one("#export").disabled
 
 
 async def test_cancel_stops_the_child_and_offers_resume(fake_trainer):

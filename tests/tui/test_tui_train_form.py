@@ -133,7 +133,7 @@ async def test_a_runs_actions_fit_beside_the_form(size, tiny_gguf):
         await pilot.pause()
         screen = app.screen
         width, height = size
-        for widget_id in ("merge", "quant", "export", "chat", "start"):
+        for widget_id in ("merge", "export", "chat", "start"):
             region = screen.query_one(f"#{widget_id}").region
             assert region.width > 0 and region.right <= width and region.bottom <= height - 1, widget_id
         assert screen.query_one("#job-log").region.height >= 4  # the log keeps room to read

@@ -31,7 +31,7 @@ class EvalScreen(Screen):
         yield Static("", id="eval-status")
         with VerticalScroll(id="eval-body"):
             yield Static("", id="eval-report")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.sub_title = f"eval of {self.run.root.name}"

@@ -102,7 +102,7 @@ class ExportScreen(Screen):
                 yield BehaviourNotes(id="behaviour")
                 yield ExportOutputs(id="export-outputs")
                 yield CheckDetails(id="check-details", markup=False)
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.sub_title = "export"

@@ -32,12 +32,13 @@ def _opening(store, chat_id: int) -> str:
 
 
 class HomeScreen(Screen):
+    # one word each, so the compact footer holds them all (and f2, ^p) whole at 80 columns
     BINDINGS = [
-        Binding("c", "chat", "chat"),
-        Binding("a", "tarot", "ask the cards"),
-        Binding("t", "train", "train"),
-        Binding("e", "export", "export run"),
-        Binding("v", "eval", "eval run"),
+        Binding("c", "chat", "chat", tooltip="talk to the highlighted run's model, as the highlighted persona"),
+        Binding("a", "tarot", "tarot", tooltip="ask the cards: a reading by the highlighted run's model"),
+        Binding("t", "train", "train", tooltip="train a new run (dpo/kto start from the highlighted one)"),
+        Binding("e", "export", "export", tooltip="export the highlighted run to GGUF"),
+        Binding("v", "eval", "eval", tooltip="the highlighted run's eval"),
         Binding("r", "refresh", "refresh"),
         Binding("q", "app.quit", "quit"),
     ]
@@ -50,7 +51,7 @@ class HomeScreen(Screen):
         with Horizontal(id="home-bottom"):
             yield PersonaList(id="personas")
             yield ChatList(id="chats")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.sub_title = str(self.app.home_dir)
@@ -100,7 +101,8 @@ class HomeScreen(Screen):
         self.app.open_tarot(model=self._highlighted_model())
 
     def action_train(self) -> None:
-        self.app.open_train()
+        """A new run; the highlighted one is what a dpo/kto run starts from."""
+        self.app.open_train(start_from=self._highlighted_run())
 
     def action_export(self) -> None:
         run = self._highlighted_run()

@@ -44,9 +44,9 @@ RATE_KEYS = "12345"
 
 class TarotScreen(Screen):
     BINDINGS = [
-        Binding("escape", "stop_or_back", "stop / back"),
+        Binding("escape", "stop_or_back", "stop/back"),
         Binding("ctrl+n", "new_question", "new question"),
-        Binding("ctrl+t", "toggle_cards", "spread / meanings"),
+        Binding("ctrl+t", "toggle_cards", "spread/meanings"),
         *(Binding(key, f"rate({key})", "rate 1–5", show=key == RATE_KEYS[0]) for key in RATE_KEYS),
     ]
 
@@ -87,7 +87,7 @@ class TarotScreen(Screen):
                         disabled=not models)
             yield Input(placeholder="your own cards, if you drew them: XVI rev, ten of coins…", id="typed-cards",
                         disabled=not models)
-        yield Footer()
+        yield Footer(compact=True)
 
     async def on_mount(self) -> None:
         self.sub_title = "tarot"

@@ -1,17 +1,21 @@
 """Train a run, then merge and export it — the same child processes the CLI runs, drawn with widgets.
 
-The form picks the recipe, the base (one on disk under HEARTH_HOME/models, or a path or hub id typed in) and the
+The form picks the method (sft, or dpo / kto to refine a trained run from preference data, as `hearth train
+--method dpo --from RUN` does), the recipe and the base (one on disk under HEARTH_HOME/models, or a path or hub id
+typed in) — for dpo / kto the run started from instead, whose recipe and merged model the new run takes — and the
 data, and overrides the recipe's main fields (each shows the recipe's value until typed over); Check data shows
 the report `hearth data check` prints (tuner.data_check) before anything starts. A new run is checked the way
 `hearth train` checks it (tuner.runs.create_run, from the form's values) before its directory exists; then
 `python -m tuner train RUN_DIR` runs as a child whose events fill the progress bar, the loss sparkline and the log.
 A crash in a child is shown as its message; Cancel asks the child to stop (training saves a
-checkpoint first, and Resume continues from it); quitting the app does the same.
+checkpoint first, and Resume continues from it); quitting the app does the same. Export… opens the export screen
+for the run (quantizations, the verification table, the Ollama command).
 """
 
 from __future__ import annotations
 
 import shlex
+from dataclasses import replace
 from pathlib import Path
 
 from textual import on, work
@@ -22,27 +26,37 @@ from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, Input, Label, Select
 
 from hearth.errors import UserError
-from hearth.paths import RunPaths
-from tui.catalog import summarize_run
+from hearth.paths import RunPaths, resolve_run
+from tui.catalog import run_summaries, summarize_run
 from tui.data_report import report_renderables, summary_line
 from tui.jobs import JobRunner
 from tui.messages import JobEnded, JobEvent, JobStarted
+from tui.screens.export import ExportScreen
 from tui.widgets.file_picker import FilePicker
 from tui.widgets.job_log import JobLog
 from tui.widgets.train_progress import TrainProgress
-from tuner.runs import RunRequest, create_run
+from tuner.runs import PREFERENCE_LEARNING_RATE_SCALE, RunRequest, create_run
 
 DEFAULT_RECIPE = "tiny-offline"
-DEFAULT_QUANT = "q8_0"
 DATA_SUFFIXES = (".jsonl", ".json")  # the files tuner.data reads
 
-# job -> (what it is doing, what to say when it is done). Done events: tuner/__main__.py, exporter/__main__.py.
+# job -> (what it is doing, what to say when it is done). Done events: tuner/__main__.py.
 JOBS = {
     "train": ("training", lambda d: f"adapter saved at step {d['step']} (train loss {d['train_loss']:.4f}) — Merge next"),
-    "merge": ("merging the adapter into its base", lambda d: f"merged model in {d['merged']} — Export next"),
-    "export": ("exporting to GGUF and checking it against the merged model",
-               lambda d: "export passed — Chat with it" if d.get("passed") else "export FAILED its checks (see the log)"),
+    "merge": ("merging the adapter into its base", lambda d: f"merged model in {d['merged']} — Export… next"),
 }
+
+# method -> what it learns from (the method select's order). dpo and kto refine a trained run (tuner/preference/).
+METHODS = {
+    "sft": "learns every reply in the data",
+    "dpo": "learns to prefer each pair's chosen reply over its rejected one",
+    "kto": "learns from replies rated good or bad (a pair gives one of each)",
+}
+SFT = "sft"
+# the form's widgets each kind of method uses: sft picks a recipe and a base, dpo/kto the run they start from
+METHOD_WIDGETS = {True: ("#recipe", "#base", "#base-path"), False: ("#start-from",)}
+# sft? -> what the empty data line means (a dpo/kto run's recipe is the start run's, whose data is not preferences)
+DATA_HINTS = {True: "data files (empty: the recipe's)", False: "preference files: pairs or rated replies"}
 
 # event kind -> what the progress widget does with it (every kind but `step` also goes to the log)
 PROGRESS_EVENTS = {
@@ -72,9 +86,11 @@ def recipe_value(recipe, key: str):
     return getattr(getattr(recipe, section), name)
 
 
-def form_request(recipe: str, data: str, base: str = "", fields: dict[str, str] | None = None) -> RunRequest:
+def form_request(recipe: str, data: str, base: str = "", fields: dict[str, str] | None = None,
+                 method: str = SFT, start_from: str | None = None) -> RunRequest:
     """The form's fields as a run request, read the way `hearth train` reads the same values; a value the
-    recipe refuses, or a packaged base not imported yet, fails here before anything starts."""
+    recipe refuses, or a packaged base not imported yet, fails here before anything starts. A dpo/kto request
+    starts from a run and takes its recipe, as `hearth train --method dpo --from RUN` without --recipe does."""
     from tuner.base_catalog import require_ready
     from tuner.recipe import load_recipe
 
@@ -84,6 +100,13 @@ def form_request(recipe: str, data: str, base: str = "", fields: dict[str, str] 
         raise UserError(f"the data files line cannot be read ({exc}); quote paths that contain spaces") from None
     overrides = [f"{RECIPE_FIELDS[field][1]}={value.strip()}" for field, value in (fields or {}).items()
                  if value.strip()]
+    if method != SFT:
+        if not start_from:
+            raise UserError(f"{method.upper()} refines a trained run: pick the run to start from "
+                            "(none has an adapter yet — train one with sft first)")
+        start = resolve_run(start_from)
+        load_recipe(str(start.recipe), [*overrides, f"train.method={method}"])  # light, as below
+        return RunRequest(data=files, method=method, start_from=str(start.root), overrides=overrides)
     load_recipe(recipe, overrides)  # light (YAML): the same check create_run makes, minus the data and torch
     base = base.strip() or None
     if base is not None:
@@ -91,18 +114,31 @@ def form_request(recipe: str, data: str, base: str = "", fields: dict[str, str] 
     return RunRequest(recipe=recipe, data=files, base=base, overrides=overrides)
 
 
-class TrainScreen(Screen):
-    BINDINGS = [Binding("escape", "back", "back"), Binding("ctrl+o", "add_data", "add data file")]
+def check_request(request: RunRequest) -> RunRequest:
+    """What Check data reads: for dpo/kto the data measured with the recipe (and so the tokenizer) of the run started
+    from, without merging that run first as Start does — its merged model has its base's tokenizer."""
+    if request.start_from is None:
+        return request
+    return replace(request, recipe=str(RunPaths(Path(request.start_from)).recipe), start_from=None)
 
-    def __init__(self, run: RunPaths | None = None):
+
+def start_label(summary) -> str:
+    return f"from {summary.id} · {'merged' if summary.has_merged else 'adapter'}"
+
+
+class TrainScreen(Screen):
+    BINDINGS = [Binding("escape", "back", "back"), Binding("ctrl+o", "add_data", "add data")]
+
+    def __init__(self, run: RunPaths | None = None, start_from: RunPaths | None = None):
+        """`run`: a run to resume, merge or export; `start_from`: the run dpo/kto preselect (default: `run`)."""
         super().__init__()
         self.run = run
+        self.start_from = start_from or run
         self.runner: JobRunner | None = None
         self.checking = False  # a data check is reading the files
         self.data_check = None  # the last tuner.data_check.DataCheck shown
 
     def compose(self) -> ComposeResult:
-        from exporter.quantize import QUANT_TYPES
         from tuner.recipe import builtin_recipes
 
         recipes = sorted(builtin_recipes())
@@ -111,12 +147,18 @@ class TrainScreen(Screen):
         yield Header()
         with Vertical(id="train-form"):
             with Horizontal(classes="row"):
+                yield Select([(name, name) for name in METHODS], id="method", allow_blank=False, value=SFT)
                 yield Select([(name, name) for name in recipes], id="recipe", allow_blank=False,
                              value=self._recipe_shown)
+                starts = self._start_options()
+                picked = str(self.start_from.root) if self.start_from is not None else None
+                yield Select(starts, id="start-from", type_to_search=False, prompt="pick the run to start from",
+                             value=next((root for _, root in starts if root == picked),
+                                        starts[0][1] if starts else Select.NULL))
                 yield Select(self._base_options(), id="base", allow_blank=False, value=RECIPE_BASE)
                 yield Input(id="base-path", placeholder="or a path / hub id")
             with Horizontal(classes="row"):
-                yield Input(id="data", placeholder="data files (empty: the recipe's)")
+                yield Input(id="data", placeholder=DATA_HINTS[True])
                 yield Button("Add…", id="add-data")
                 yield Button("Check data", id="check")
                 yield Button("Start", id="start", variant="primary")
@@ -132,10 +174,9 @@ class TrainScreen(Screen):
         yield JobLog(id="job-log")
         with Horizontal(id="run-actions"):
             yield Button("Merge", id="merge")
-            yield Select([(name, name) for name in QUANT_TYPES], id="quant", allow_blank=False, value=DEFAULT_QUANT)
-            yield Button("Export", id="export")
+            yield Button("Export…", id="export")
             yield Button("Chat", id="chat", variant="success")
-        yield Footer()
+        yield Footer(compact=True)
 
     def _base_options(self) -> list[tuple[str, str]]:
         from tuner.base_catalog import local_bases
@@ -143,9 +184,26 @@ class TrainScreen(Screen):
         self._bases = {choice.name: choice for choice in local_bases()}
         return [("recipe's base", RECIPE_BASE)] + [(name, name) for name in self._bases]
 
+    def _start_options(self) -> list[tuple[str, str]]:
+        """The runs a dpo/kto run can start from: those with an adapter or a merged model, newest first."""
+        self._starts = [(start_label(s), str(s.run.root)) for s in run_summaries() if s.has_adapter or s.has_merged]
+        return self._starts
+
+    def _refresh_starts(self) -> None:
+        """A run just trained (or trained elsewhere meanwhile) joins the start-from choices; the pick stays."""
+        select, shown = self.query_one("#start-from", Select), self._starts
+        if self._start_options() == shown:
+            return
+        kept, roots = select.value, [root for _, root in self._starts]
+        with select.prevent(Select.Changed):
+            select.set_options(self._starts)
+            select.value = kept if kept in roots else roots[0] if roots else Select.NULL
+        self._show_recipe_values()  # the status line keeps what it says (a job's end)
+
     def on_mount(self) -> None:
         self.sub_title = "train"
         self.query_one(JobLog).border_title = "log"
+        self._show_method()
         self._show_recipe_values()
         self.query_one(TrainProgress).status(self._run_state() if self.run is not None else self._recipe_about())
         self._refresh_buttons()
@@ -168,34 +226,78 @@ class TrainScreen(Screen):
         return (f"run {s.id} ({s.recipe}): {s.steps if s.steps is not None else '?'} steps logged; "
                 + (f"has {', '.join(made)}" if made else "nothing saved yet"))
 
-    def _recipe_about(self) -> str:
+    def _method(self) -> str:
+        return self.query_one("#method", Select).value
+
+    def _start_from(self) -> str | None:
+        value = self.query_one("#start-from", Select).value
+        return None if value is Select.NULL else value
+
+    def _form_recipe(self):
+        """The recipe the run would take: the one picked, or for dpo/kto the start run's with the learning rate
+        a preference run takes from it (tuner.runs)."""
         from tuner.recipe import load_recipe
 
-        name = self.query_one("#recipe", Select).value
+        method = self._method()
+        if method == SFT:
+            return load_recipe(self.query_one("#recipe", Select).value)
+        start = self._start_from()
+        if start is None:
+            raise UserError(f"{method.upper()} refines a trained run, and none has an adapter yet — "
+                            "train one with sft first")
+        recipe = load_recipe(str(RunPaths(Path(start)).recipe), [f"train.method={method}"])
+        recipe.train.learning_rate *= PREFERENCE_LEARNING_RATE_SCALE
+        return recipe
+
+    def _recipe_about(self) -> str:
         try:
-            recipe = load_recipe(name)
+            recipe = self._form_recipe()
         except UserError as exc:
             return str(exc)
+        method = self._method()
+        if method != SFT:
+            return (f"{method}: {METHODS[method]}; from {Path(self._start_from()).name} (its recipe {recipe.name}, "
+                    f"learning rate ×{PREFERENCE_LEARNING_RATE_SCALE:g}) — add a preference file, Check data, Start")
         about = f": {recipe.description}" if recipe.description else ""
-        return f"{name} (base {recipe.model.base}){about} — Check data, then Start"
+        return f"{recipe.name} (base {recipe.model.base}){about} — Check data, then Start"
 
     def _show_recipe_values(self) -> None:
         """Each field's placeholder is the recipe's value, so an empty field says what it keeps."""
-        from tuner.recipe import load_recipe
-
         try:
-            recipe = load_recipe(self.query_one("#recipe", Select).value)
+            recipe = self._form_recipe()
         except UserError:
             return  # the status line says why
         for field, (_, key, _) in RECIPE_FIELDS.items():
             self.query_one(f"#{field}", Input).placeholder = str(recipe_value(recipe, key))
 
+    def _show_method(self) -> None:
+        """sft shows the recipe and base pickers, dpo/kto the run they start from."""
+        sft = self._method() == SFT
+        for shown, widget_ids in METHOD_WIDGETS.items():
+            for widget_id in widget_ids:
+                self.query_one(widget_id).display = shown == sft
+        self.query_one("#data", Input).placeholder = DATA_HINTS[sft]
+
+    def _form_changed(self) -> None:
+        self._show_recipe_values()
+        self.query_one(TrainProgress).status(self._recipe_about())
+
+    @on(Select.Changed, "#method")
+    def _method_changed(self, event: Select.Changed) -> None:
+        if self.runner is None:
+            self._show_method()
+            self._form_changed()
+
+    @on(Select.Changed, "#start-from")
+    def _start_changed(self, event: Select.Changed) -> None:
+        if self.runner is None and self._method() != SFT:
+            self._form_changed()
+
     @on(Select.Changed, "#recipe")
     def _recipe_changed(self, event: Select.Changed) -> None:
         if self.runner is None and event.value != self._recipe_shown:
             self._recipe_shown = event.value
-            self._show_recipe_values()
-            self.query_one(TrainProgress).status(self._recipe_about())
+            self._form_changed()
 
     @on(Select.Changed, "#base")
     def _base_changed(self, event: Select.Changed) -> None:
@@ -211,7 +313,7 @@ class TrainScreen(Screen):
     def _request(self) -> RunRequest:
         fields = {field: self.query_one(f"#{field}", Input).value for field in RECIPE_FIELDS}
         return form_request(self.query_one("#recipe", Select).value, self.query_one("#data", Input).value,
-                            self._chosen_base(), fields)
+                            self._chosen_base(), fields, method=self._method(), start_from=self._start_from())
 
     def _focus_next_step(self) -> None:
         """Put the focus on what the run needs next, so Enter carries on (resume, merge, export, chat)."""
@@ -245,7 +347,8 @@ class TrainScreen(Screen):
         self.query_one("#resume", Button).display = enabled["resume"]
         # merge/export need a run, and wait while a job runs: hidden then, the log keeps the rows at 80×24
         self.query_one("#run-actions").display = self.run is not None and not running
-        for form_id in ("#recipe", "#base", "#base-path", "#data", *(f"#{field}" for field in RECIPE_FIELDS)):
+        for form_id in ("#method", "#recipe", "#start-from", "#base", "#base-path", "#data",
+                        *(f"#{field}" for field in RECIPE_FIELDS)):
             self.query_one(form_id).disabled = running
 
     # -- starting jobs --------------------------------------------------------------------------
@@ -278,7 +381,7 @@ class TrainScreen(Screen):
         self.checking = True
         self._refresh_buttons()
         self.query_one(TrainProgress).status("checking the data (reading every file, tokenizing with the base)…")
-        self._check_data(request)
+        self._check_data(check_request(request))
 
     @work(thread=True, exclusive=True, group="check")
     def _check_data(self, request: RunRequest) -> None:
@@ -338,12 +441,13 @@ class TrainScreen(Screen):
 
     @on(Button.Pressed, "#export")
     def _export(self) -> None:
-        quant = self.query_one("#quant", Select).value
-        from companion.serving import serving_json
+        """The export screen for this run: the quantizations, the verification table, the Ollama command."""
+        self.app.push_screen(ExportScreen(self.run))
 
-        serving = serving_json(self.run.root, settings=self.app.engine_settings)  # the app's chat settings
-        self._follow(self._begin("export", "exporter", ["export", str(self.run.root), "--quant", quant,
-                                                        "--serving", serving]))
+    def on_screen_resume(self) -> None:
+        if self.runner is None:  # back from the export screen (or chat): what the run has now
+            self._refresh_starts()
+            self._refresh_buttons()
 
     @on(Button.Pressed, "#chat")
     def _chat(self) -> None:
@@ -406,6 +510,7 @@ class TrainScreen(Screen):
             text = JOBS[message.job][1](message.done)
             progress.end(text, finished=True)
             log.say(text, "green")
+        self._refresh_starts()
         self._refresh_buttons()
         self._focus_next_step()
         if self.run is not None:
