@@ -11,10 +11,21 @@ from rich.text import Text
 from hearth.events import EVAL, LOG, SAVED, STAGE, WARNING
 from tui.step_lines import fmt_number
 
+
+
+def _eval_line(event: dict) -> str:
+    line = f"eval at step {event.get('step')}: loss {fmt_number(event.get('eval_loss'), '.4f')}"
+    if "reward_margin" in event:  # a DPO/KTO run: how far the chosen replies are ahead on held-out rows
+        line += f", reward margin {fmt_number(event['reward_margin'], '+.3f')}"
+    if "reward_accuracy" in event:
+        line += f" ({event['reward_accuracy']:.0%} chosen)"
+    return line
+
+
 # event kind -> (how to say it, style).
 EVENT_LINES = {
     STAGE: (lambda e: e.get("message", ""), ""),
-    EVAL: (lambda e: f"eval at step {e.get('step')}: loss {fmt_number(e.get('eval_loss'), '.4f')}", "cyan"),
+    EVAL: (_eval_line, "cyan"),
     SAVED: (lambda e: f"saved {e.get('path')}", "dim"),
     WARNING: (lambda e: f"warning: {e.get('message')}", "yellow"),
     LOG: (lambda e: e.get("text", ""), "dim"),

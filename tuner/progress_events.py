@@ -25,6 +25,11 @@ def memory_fields() -> dict:
     return {"rss_bytes": rss_bytes()}
 
 
+# TRL's preference logs -> the step/eval event fields they become: how far the implicit reward puts the chosen
+# reply above the rejected one, and how often it does (DPO; KTO logs the margin only).
+PREFERENCE_LOGS = {"rewards/margins": "reward_margin", "rewards/accuracies": "reward_accuracy"}
+
+
 class EventsCallback(TrainerCallback):
     def __init__(self, metrics_path: Path):
         self.metrics_path = metrics_path
@@ -54,6 +59,11 @@ class EventsCallback(TrainerCallback):
             control.should_save = True
             control.should_training_stop = True
 
+    @staticmethod
+    def _preference(logs: dict, prefix: str = "") -> dict:
+        """A DPO/KTO trainer's reward margin and accuracy, under hearth's names (absent for SFT)."""
+        return {name: round(logs[prefix + key], 4) for key, name in PREFERENCE_LOGS.items() if prefix + key in logs}
+
     def on_log(self, args, state, control, logs=None, **kwargs):
         logs = dict(logs or {})
         now, tokens = time.perf_counter(), state.num_input_tokens_seen or 0
@@ -65,12 +75,12 @@ class EventsCallback(TrainerCallback):
             record = {"step": state.global_step, "max_steps": state.max_steps, "epoch": round(state.epoch or 0, 4),
                       "loss": logs["loss"], "learning_rate": logs.get("learning_rate"),
                       "grad_norm": logs.get("grad_norm"), "tokens_per_s": round((tokens - tokens_then) / elapsed, 1),
-                      "eta_s": round(eta, 1), **memory_fields()}
+                      "eta_s": round(eta, 1), **memory_fields(), **self._preference(logs)}
             self._last = (now, tokens, state.global_step)
             self._write({"kind": "train", **record}, state)
             emit("step", **record)
         if "eval_loss" in logs:
-            record = {"step": state.global_step, "eval_loss": logs["eval_loss"]}
+            record = {"step": state.global_step, "eval_loss": logs["eval_loss"], **self._preference(logs, "eval_")}
             self._write({"kind": "eval", **record}, state)
             emit("eval", **record)
 

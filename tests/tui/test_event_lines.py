@@ -20,6 +20,8 @@ def test_lines_say_the_event_with_its_style():
     assert eval_line.plain == "eval at step 4: loss 1.2346" and str(eval_line.style) == "cyan"
     assert event_line({"event": "warning", "message": "the data is small"}).plain == "warning: the data is small"
     assert event_line({"event": "eval", "step": 4}).plain == "eval at step 4: loss -"
+    preference = {"event": "eval", "step": 6, "eval_loss": 0.5, "reward_margin": 0.25, "reward_accuracy": 0.75}
+    assert event_line(preference).plain == "eval at step 6: loss 0.5000, reward margin +0.250 (75% chosen)"
 
 
 def test_the_cli_draws_the_same_line(monkeypatch):

@@ -72,6 +72,9 @@ def test_dpo_from_an_sft_run_raises_the_held_out_margin_then_merges(sft_run, hea
     assert report["method"] == "dpo" and report["pairs"] == 40 and report["eval_rows"] == 8
     steps = [json.loads(line) for line in dpo.metrics.read_text(encoding="utf-8").splitlines()]
     assert [m["step"] for m in steps if m["kind"] == "train"] == list(range(1, 13))
+    evals = [m for m in steps if m["kind"] == "eval"]
+    assert evals and all("reward_margin" in m and 0 <= m["reward_accuracy"] <= 1 for m in evals)
+    assert evals[-1]["reward_margin"] > 0  # the implicit reward already prefers the held-out chosen replies
     held_out = [json.loads(line) for line in dpo.heldout_preferences.read_text(encoding="utf-8").splitlines()]
     assert len(held_out) == 8 and all(r["chosen"].endswith("<|im_end|>") for r in held_out)
     assert len(dpo.heldout.read_text(encoding="utf-8").splitlines()) == 8  # prompt + chosen, for `hearth eval`
