@@ -7,8 +7,10 @@ back the last exchange, `/new` starts a fresh chat.
 
 Curation, what `hearth history export-preferences` learns from: `retry` keeps the earlier replies as
 alternatives and shows the new one, `swipe` steps between them (the one shown is the one chosen),
-`edit_last` changes the companion's last reply (its first text is kept), `rate_last` and `rate_chat`
-rate 1–5, `keep` marks the chat kept (or not); `last_reply` and `record` say what those act on.
+`edit_reply` changes one of the companion's replies (the last unless a number is given; its first text
+is kept), `rate_reply` and `rate_chat` rate 1–5, `keep` marks the chat kept (or not); `reply` and
+`record` say what those act on. Replies are numbered from 1 in the order said (`replies`), the greeting
+included: the numbers companion/chat_commands.py's `/edit N` and `/rate N R` take.
 """
 
 from __future__ import annotations
@@ -185,12 +187,13 @@ class ChatSession:
         turn.show(number)
         return turn
 
-    def edit_last(self, text: str) -> Turn:
-        """Change what the companion last said; the text it first had is kept as the original."""
+    def edit_reply(self, text: str, number: int | None = None) -> Turn:
+        """Change what the companion said in reply `number` (default: the last); the text it first had is
+        kept as the original, as for any edit."""
         text = text.strip()
         if not text:
             raise UserError("the edited reply is empty; type the text the reply should have")
-        turn = self.last_reply("edit")
+        turn = self.reply(number, "edit")
         if self.store is not None:
             self.store.edit_message(turn.message_id, text)
         for target in filter(None, (turn, turn.shown())):
@@ -198,9 +201,10 @@ class ChatSession:
             target.content = text
         return turn
 
-    def rate_last(self, rating: int) -> Turn:
+    def rate_reply(self, rating: int, number: int | None = None) -> Turn:
+        """Rate reply `number` (default: the last) 1–5."""
         check_rating(rating)
-        turn = self.last_reply("rate")
+        turn = self.reply(number, "rate")
         if self.store is not None:
             self.store.rate_message(turn.message_id, rating)
         for target in filter(None, (turn, turn.shown())):
@@ -225,12 +229,22 @@ class ChatSession:
         fields = {"kept": kept, **({"title": title} if title else {})}
         self._require_store("kept").update_chat(self.chat_id, **fields)
 
-    def last_reply(self, verb: str = "use") -> Turn:
-        """The companion's last reply (what `edit_last` and `rate_last` change); `verb` names the refusal."""
-        turn = next((t for t in reversed(self.turns) if t.role == "assistant"), None)
-        if turn is None:
+    def replies(self) -> list[Turn]:
+        """The companion's replies in the order said: reply number n is `replies()[n - 1]`."""
+        return [t for t in self.turns if t.role == "assistant"]
+
+    def reply(self, number: int | None = None, verb: str = "use") -> Turn:
+        """The companion's reply `number` (from 1; None: the last), what `edit_reply` and `rate_reply`
+        change; `verb` names the refusal."""
+        replies = self.replies()
+        if not replies:
             raise UserError(f"no reply to {verb} yet: the companion has not said anything in this chat")
-        return turn
+        if number is None:
+            return replies[-1]
+        if not 1 <= number <= len(replies):
+            raise UserError(f"there is no reply #{number} to {verb}: the companion's {len(replies)} "
+                            f"repl{'y is' if len(replies) == 1 else 'ies are'} numbered from 1")
+        return replies[number - 1]
 
     def record(self) -> ChatRecord | None:
         """The chat as stored now (title, kept, rating); None when it is not being stored."""

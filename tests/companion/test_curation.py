@@ -80,12 +80,12 @@ def test_retry_keeps_alternatives_swipe_chooses_edit_keeps_the_original(scripted
     assert [a.number for a in store.alternatives(reply_id)] == [0, 1]
     assert session.turns[-1].chosen == 1 and store.message(reply_id).chosen == 1
     assert session.last_fitted.messages[-1] == {"role": "user", "content": "一"}  # the old reply is not in the prompt
-    session.edit_last("改过的回答")
+    session.edit_reply("改过的回答")
     assert session.swipe(1).content == SCRIPTED_ANSWER  # round the end: back to the first
     assert store.message(reply_id).chosen == 0
     turn = session.swipe(-1)
     assert (turn.content, turn.original, turn.chosen) == ("改过的回答", SCRIPTED_ANSWER, 1)
-    session.rate_last(2)
+    session.rate_reply(2)
     session.rate_chat(4)
     session.keep("好", kept=True)
     resumed = ChatSession.resume(engine, store, session.chat_id)
@@ -105,14 +105,14 @@ def test_retry_keeps_alternatives_swipe_chooses_edit_keeps_the_original(scripted
 def test_curation_needs_a_reply_and_sane_input(scripted_gguf, engine_factory, store):
     session = ChatSession(engine_factory(scripted_gguf), store)
     with pytest.raises(UserError, match="no reply to edit"):
-        session.edit_last("x")
+        session.edit_reply("x")
     session.send("一").consume()
     with pytest.raises(UserError, match="no alternatives"):
         session.swipe(1)
     with pytest.raises(UserError, match="empty"):
-        session.edit_last("   ")
+        session.edit_reply("   ")
     with pytest.raises(UserError, match="1 to 5"):
-        session.rate_last(7)
+        session.rate_reply(7)
     unstored = ChatSession(engine_factory(scripted_gguf), None)
     unstored.send("一").consume()
     unstored.retry().consume()
@@ -143,3 +143,59 @@ def test_the_terminal_chat_curates(scripted_gguf, engine_factory, hearth_home):
         assert (reply.content, reply.original, reply.rating, reply.chosen) == ("写得更好的回答", SCRIPTED_ANSWER, 5, 1)
         record = store.chat(session.chat_id)
         assert (record.kept, record.title, record.rating) == (True, "第一次", 4)
+
+
+def test_an_earlier_reply_is_edited_and_rated_by_its_number(scripted_gguf, engine_factory, store):
+    session = ChatSession(engine_factory(scripted_gguf), store, system_prompt="系统")
+    session.send("一").consume()
+    session.retry().consume()  # reply #1 has two alternatives, the second shown
+    session.send("二").consume()
+    first, second = [turn.message_id for turn in session.replies()]
+    assert session.reply(1).message_id == first and session.reply().message_id == second
+    turn = session.edit_reply("改过的第一个", 1)
+    session.rate_reply(5, 1)
+    assert turn is session.turns[1] and (turn.content, turn.original, turn.rating) == (
+        "改过的第一个", SCRIPTED_ANSWER, 5)
+    stored = store.message(first)  # kept as an edit of the last reply is: the first text in `original`
+    assert (stored.content, stored.original, stored.rating, stored.chosen) == ("改过的第一个", SCRIPTED_ANSWER, 5, 1)
+    assert [(a.content, a.original, a.rating) for a in store.alternatives(first)] == [
+        (SCRIPTED_ANSWER, None, None), ("改过的第一个", SCRIPTED_ANSWER, 5)]  # the alternative shown changed
+    later = store.message(second)
+    assert (later.content, later.original, later.rating) == (SCRIPTED_ANSWER, None, None)
+    session.send("三").consume()  # what follows is prompted with the chat as it reads now
+    assert {"role": "assistant", "content": "改过的第一个"} in session.last_fitted.messages
+    resumed = ChatSession.resume(session.engine, store, session.chat_id).reply(1)
+    assert (resumed.content, resumed.original, resumed.rating) == ("改过的第一个", SCRIPTED_ANSWER, 5)
+    for bad in (0, 4):
+        with pytest.raises(UserError, match=f"no reply #{bad} to edit: the companion's 3 replies are numbered"):
+            session.edit_reply("x", bad)
+        with pytest.raises(UserError, match=f"no reply #{bad} to rate"):
+            session.rate_reply(3, bad)
+    assert [m.original for m in store.messages(session.chat_id)] == [None, SCRIPTED_ANSWER, None, None, None, None]
+
+
+def test_the_terminal_chat_edits_and_rates_an_earlier_reply_by_the_number_history_shows(
+        scripted_gguf, engine_factory, hearth_home):
+    import io
+
+    from rich.console import Console
+
+    from tui.commands.chat import ChatRepl
+
+    with HistoryStore() as store:
+        session = ChatSession(engine_factory(scripted_gguf), store, system_prompt="你是林栀。")
+        lines = iter(["你好", "再来", "/edit 1 第一个回答，改过", "/rate #1 4", "/edit 2", "第二个，也改过",
+                      "/edit 7 x", "/rate 2 9", "/history", "/quit"])
+        buffer = io.StringIO()
+        console = Console(file=buffer, width=100, highlight=False, color_system=None)
+        assert ChatRepl(session, console, lambda prompt: next(lines)).run() == 0
+        out = buffer.getvalue()
+        assert "edited reply #1; the first text is kept" in out and "rated reply #1 4/5" in out
+        assert "edited reply #2" in out and "there is no reply #7 to edit" in out
+        assert "a rating is a whole number from 1 to 5, got 9" in out
+        listed = out[out.rindex("\n    你 › 你好") + 1:].splitlines()[:4]  # /history: the companion's numbered
+        assert [line.split("›")[0].strip() for line in listed] == ["你", "#1  assistant", "你", "#2  assistant"]
+        assert listed[1].endswith("第一个回答，改过  [rated 4/5 · edited]") and listed[3].endswith("[edited]")
+        replies = [m for m in store.messages(session.chat_id) if m.role == "assistant"]
+        assert [(m.content, m.original, m.rating) for m in replies] == [
+            ("第一个回答，改过", SCRIPTED_ANSWER, 4), ("第二个，也改过", SCRIPTED_ANSWER, None)]

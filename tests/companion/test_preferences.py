@@ -127,3 +127,27 @@ def test_an_output_that_is_a_directory_or_no_signal_writes_nothing(tmp_path, cap
     err = capsys.readouterr().err
     assert "nothing to learn preferences from" in err and len(err.strip().splitlines()) == 1
     assert sorted(p.name for p in folder.iterdir()) == ["d.jsonl"]
+
+
+def test_an_edited_earlier_reply_pairs_over_its_original_as_an_edited_last_one_does(scripted_gguf, engine_factory,
+                                                                                  tmp_path):
+    from scripted_model import SCRIPTED_ANSWER
+
+    from companion.session import ChatSession
+
+    with HistoryStore(tmp_path / "history.db") as store:
+        session = ChatSession(engine_factory(scripted_gguf), store, system_prompt=SYSTEM)
+        for text in ("一", "二", "三"):
+            session.send(text).consume()
+        session.edit_reply("改过的第一个", 1)  # an earlier reply, the way the chat's /edit 1 does it
+        session.rate_reply(5, 1)
+        session.edit_reply("改过的最后一个")  # and the last, for comparison
+        sft = training_messages(SYSTEM, store.messages(session.chat_id))
+        rows = collect(store)
+    assert [m["content"] for m in sft[1:]] == ["一", "改过的第一个", "二", SCRIPTED_ANSWER, "三", "改过的最后一个"]
+    original = [{"role": "assistant", "content": SCRIPTED_ANSWER}]
+    assert rows.pairs == [
+        {"prompt": sft[:2], "chosen": [sft[2]], "rejected": original},
+        {"prompt": sft[:6], "chosen": [sft[6]], "rejected": original},  # its prompt holds the earlier edit
+    ]
+    assert rows.unpaired == [{"prompt": sft[:2], "completion": [sft[2]], "label": True}]

@@ -187,6 +187,85 @@ async def test_the_footer_shows_every_curation_key_at_80_columns(tiny_gguf):
         palette = footer.query(".-command-palette")  # docked right, over whatever reaches it
         free = palette.first().region.x if palette else 80
         shown = {key.action: key for key in footer.query("FooterKey")}
-        for action in ("stop_or_back", "retry", "prev", "next", "edit", "rate", "toggle_keep", "undo", "new_chat"):
+        for action in ("stop_or_back", "retry", "prev", "next", "pick_earlier", "pick_later", "edit", "rate",
+                       "toggle_keep"):
             key = shown[action]
             assert key.region.width and key.region.right <= free, (action, key.region)  # whole, not cut off
+        hidden = {"undo", "new_chat"}  # bound (and /undo, /new), not shown
+        assert not hidden & set(shown) and hidden <= {b.action for b in screen.BINDINGS}
+
+
+def _stored(screen: ChatScreen):
+    with HistoryStore(history_db()) as store:
+        return store.messages(screen.session.chat_id)
+
+
+def _bubbles(screen: ChatScreen):
+    return screen.conversation.bubbles
+
+
+def _status(screen: ChatScreen) -> str:
+    return str(screen.query_one("#chat-status").render())
+
+
+async def test_an_earlier_reply_is_picked_then_edited_and_rated(tiny_gguf):
+    app = _app(tiny_gguf)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await _chat(pilot, app, tiny_gguf)
+        await _say(pilot, screen, "再来")
+        await wait_for(pilot, lambda: screen.cancel is None and len(screen.conversation.bubbles) == 5,
+                       what="the second reply")
+        # the bubbles: the greeting (reply #1), 你好, #2, 再来, #3 (an edit redraws those from the edited one on)
+        first = [m.content for m in _stored(screen)]
+        await pilot.press("alt+up")  # from the last reply up to #2
+        await pilot.pause()
+        assert screen.conversation.picked == 2 and _bubbles(screen)[2].has_class("-picked")
+        assert str(_bubbles(screen)[2].query_one(".marks").render()) == "▸ #2" and "▸ #2" in _status(screen)
+        assert [b.has_class("-picked") for b in _bubbles(screen)] == [False, False, True, False, False]
+        await pilot.press("alt+up", "alt+up", "alt+down")  # to the greeting, no further, back down to #2
+        await pilot.pause()
+        assert screen.conversation.picked == 2
+
+        await pilot.press("ctrl+o")
+        await pilot.pause()
+        dialog = app.screen
+        assert isinstance(dialog, EditReplyDialog)
+        assert "edit reply #2" in str(dialog.query_one("#edit-title").render())
+        assert dialog.query_one("#edit-text").text == first[2]  # the picked reply's text, not the last one's
+        dialog.query_one("#edit-text").text = "*笑* 改过的第二个"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        stored = _stored(screen)
+        assert (stored[2].content, stored[2].original) == ("*笑* 改过的第二个", first[2])
+        assert (stored[4].content, stored[4].original) == (first[4], None)  # the last reply untouched
+        assert _bubbles(screen)[2].content == "*笑* 改过的第二个"
+        assert str(_bubbles(screen)[2].query_one(".marks").render()) == "▸ #2 · edited"
+
+        await pilot.press("ctrl+t")
+        await pilot.pause()
+        assert isinstance(app.screen, RatingDialog)
+        assert str(app.screen.query_one("#rating-title").render()) == "rate reply #2"
+        await pilot.press("3")
+        await pilot.pause()
+        assert [m.rating for m in _stored(screen)] == [None, None, 3, None, None]
+        assert str(_bubbles(screen)[2].query_one(".marks").render()) == "▸ #2 · rated 3/5 · edited"
+
+        await _say(pilot, screen, "/rate 1 5")  # a number typed names the reply, picked or not
+        await _say(pilot, screen, "/edit #1 欢迎光临")
+        await _say(pilot, screen, "/edit 9 x")  # no reply #9: refused
+        stored = _stored(screen)
+        assert (stored[0].content, stored[0].original, stored[0].rating) == ("欢迎光临", first[0], 5)
+        assert [m.content for m in stored[1:]] == ["你好", "*笑* 改过的第二个", "再来", first[4]]
+
+        await pilot.press("escape")  # esc first drops the pick: the last reply is what acts again
+        await pilot.pause()
+        assert app.screen is screen and screen.conversation.picked is None and "▸" not in _status(screen)
+        assert not _bubbles(screen)[2].has_class("-picked")
+        await pilot.press("ctrl+t", "4")
+        await pilot.pause()
+        assert [m.rating for m in _stored(screen)] == [5, None, 3, None, 4]
+
+        await pilot.press("alt+up")  # a pick beyond the replies left after an undo is dropped
+        await pilot.pause()
+        await _say(pilot, screen, "/undo")
+        assert screen.conversation.picked is None and len(screen.session.replies()) == 2

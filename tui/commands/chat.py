@@ -2,10 +2,12 @@
 reply). The stored conversations are `hearth history` (tui/commands/history.py).
 
 In the chat: `/retry` a new reply (the earlier ones stay: `/prev` `/next` step between them, the one
-shown is the one chosen), `/edit` the companion's last reply, `/rate N` it (or `/rate chat N`), `/undo`
-take back your last message, `/new` a fresh chat, `/persona NAME` talk to someone else, `/keep [TITLE]`
-(or `/save`) keep the chat for training, `/unkeep`, `/quit`. The session (companion/session.py) does each.
-Ctrl-C while a reply streams stops that reply; at the prompt it ends the chat.
+shown is the one chosen), `/edit [N]` the companion's last reply (or its reply #N: `/history` shows the
+numbers), `/rate [N] R` it (or `/rate chat R`), `/undo` take back your last message, `/new` a fresh chat,
+`/persona NAME` talk to someone else, `/keep [TITLE]` (or `/save`) keep the chat for training, `/unkeep`,
+`/quit`. companion/chat_commands.py parses the commands both chat front ends share; the session
+(companion/session.py) does each. Ctrl-C while a reply streams stops that reply; at the prompt it ends
+the chat.
 """
 
 from __future__ import annotations
@@ -20,9 +22,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
 
+from companion import chat_commands
 from hearth.errors import UserError
 from hearth.language import LANGUAGES
 from tui.cli_output import make_console
+from tui.curation_marks import curation_marks
 from tui.engine_flags import ENGINE_FLAGS, engine_settings
 from tui.reply_stream import STYLES, show_reply
 
@@ -84,8 +88,9 @@ class ChatRepl:
     HELP = (
         "/retry  another reply to your last message (the earlier ones stay as alternatives)\n"
         "/prev /next (or /swipe [prev])  show the previous or next alternative; the one shown is chosen\n"
-        "/edit [TEXT]  change the companion's last reply (asks for the text when none is given)\n"
-        "/rate N       rate the last reply 1-5; /rate chat N rates the whole chat\n"
+        "/edit [N] [TEXT]  change the companion's last reply, or its reply #N (asks for the text when none is given)\n"
+        "/rate [N] R   rate the last reply (or reply #N) 1-5; /rate chat R rates the whole chat\n"
+        "/history      the chat so far, the companion's replies numbered #1, #2, … as /edit and /rate take them\n"
         "/undo   take back your last message and its reply\n"
         "/new    start a fresh chat\n"
         "/persona [NAME]  talk to another persona (a new chat)\n"
@@ -143,6 +148,9 @@ class ChatRepl:
         show_reply(self.console, self.speaker, make_stream, show_thinking=self.show_thinking)
 
     def command(self, line: str) -> str | None:
+        command = chat_commands.parse(line)
+        if command is not None:
+            return self.SESSION_COMMANDS[type(command)](self, command)
         name, _, rest = line.partition(" ")
         handler = self.COMMANDS.get(name.lower())
         if handler is None:
@@ -150,7 +158,7 @@ class ChatRepl:
             return None
         return handler(self, rest.strip())
 
-    def _retry(self, _rest: str) -> None:
+    def _retry(self, _command) -> None:
         self.reply(lambda cancel: self.session.retry(cancel=cancel))
         self._show_alternative_count(self.session.turns[-1])
 
@@ -158,47 +166,64 @@ class ChatRepl:
         if len(turn.alternatives) > 1:
             self.console.print(Text(f"reply {turn.chosen + 1} of {len(turn.alternatives)} · /prev /next", style="dim"))
 
-    def _swipe(self, rest: str) -> None:
-        steps = {"": 1, "next": 1, "prev": -1, "previous": -1}
-        if rest.lower() not in steps:
-            raise UserError(f"/swipe takes next or prev, not '{rest}'")
-        turn = self.session.swipe(steps[rest.lower()])
+    def _swipe(self, command: chat_commands.Swipe) -> None:
+        turn = self.session.swipe(command.step)
         self.show_turns([turn])
         self._show_alternative_count(turn)
 
-    def _prev(self, _rest: str) -> None:
-        self._swipe("prev")
+    @staticmethod
+    def _reply_name(number: int | None) -> str:
+        return "the last reply" if number is None else f"reply #{number}"
 
-    def _next(self, _rest: str) -> None:
-        self._swipe("next")
-
-    def _edit(self, rest: str) -> None:
-        text = rest or self.read_line("new text › ")
-        turn = self.session.edit_last(text)
-        self.console.print(Text("edited; the first text is kept", style="dim"))
+    def _edit(self, command: chat_commands.Edit) -> None:
+        self.session.reply(command.reply, "edit")  # a reply that is not there is refused before asking for text
+        text = command.text or self.read_line("new text › ")
+        turn = self.session.edit_reply(text, command.reply)
+        self.console.print(Text(f"edited {self._reply_name(command.reply)}; the first text is kept", style="dim"))
         self.show_turns([turn])
 
-    def _rate(self, rest: str) -> None:
-        words = rest.split()
-        whole_chat = bool(words) and words[0].lower() == "chat"
-        number = words[1:] if whole_chat else words
-        if len(number) != 1 or not number[0].isdigit():
-            raise UserError("/rate takes a number from 1 to 5 (/rate chat N rates the whole chat)")
-        if whole_chat:
-            self.session.rate_chat(int(number[0]))
-            self.console.print(Text(f"rated chat #{self.session.chat_id} {number[0]}/5", style="dim"))
+    def _rate(self, command: chat_commands.Rate) -> None:
+        if command.rating is None:
+            raise UserError(chat_commands.RATE_USAGE)
+        if command.chat:
+            self.session.rate_chat(command.rating)
+            self.console.print(Text(f"rated chat #{self.session.chat_id} {command.rating}/5", style="dim"))
         else:
-            self.session.rate_last(int(number[0]))
-            self.console.print(Text(f"rated the last reply {number[0]}/5", style="dim"))
+            self.session.rate_reply(command.rating, command.reply)
+            self.console.print(Text(f"rated {self._reply_name(command.reply)} {command.rating}/5", style="dim"))
 
-    def _undo(self, _rest: str) -> None:
+    def _keep(self, command: chat_commands.Keep) -> None:
+        self.session.keep(command.title, command.kept)
+        if command.kept:
+            self.console.print(
+                Text(f"kept chat #{self.session.chat_id} for training (`hearth history export-dataset`)", style="dim")
+            )
+        else:
+            self.console.print(Text(f"chat #{self.session.chat_id} is no longer kept", style="dim"))
+
+    def _undo(self, _command) -> None:
         removed = self.session.undo()
         self.console.print(Text(f"took back {removed} message(s)", style="dim"))
 
-    def _new(self, _rest: str) -> None:
+    def _new(self, _command) -> None:
         self.session.new()
         self.console.print(Text(f"new chat #{self.session.chat_id}", style="dim"))
         self.show_turns(self.session.turns)
+
+    def _history(self, _rest: str) -> None:
+        """The chat so far, a line a message, the companion's replies numbered as /edit N and /rate N R take them."""
+        number = 0
+        for turn in self.session.turns:
+            mine = turn.role == "assistant"
+            number += mine
+            who = self.speaker if mine else self.session.user_name
+            line = Text(f"#{number:<3}" if mine else "    ", style="dim")
+            line += Text(f"{who} › ", style="bold magenta" if mine else "bold cyan")
+            line += Text(" ".join(turn.content.split()))
+            marks = curation_marks(turn)
+            if marks:
+                line += Text(f"  [{marks}]", style="dim")
+            self.console.print(line, no_wrap=True, overflow="ellipsis")
 
     def _persona(self, rest: str) -> None:
         if not rest:
@@ -209,35 +234,26 @@ class ChatRepl:
         self.console.print(Text(f"new chat #{self.session.chat_id} with {chosen.name}", style="dim"))
         self.show_turns(self.session.turns)
 
-    def _save(self, rest: str) -> None:
-        self.session.keep(rest)
-        self.console.print(
-            Text(f"kept chat #{self.session.chat_id} for training (`hearth history export-dataset`)", style="dim")
-        )
-
-    def _unkeep(self, _rest: str) -> None:
-        self.session.keep(kept=False)
-        self.console.print(Text(f"chat #{self.session.chat_id} is no longer kept", style="dim"))
-
     def _help(self, _rest: str) -> None:
         self.console.print(self.HELP)
 
     def _quit(self, _rest: str) -> str:
         return "quit"
 
+    # the commands both chat front ends share, as companion/chat_commands.py types them
+    SESSION_COMMANDS = {
+        chat_commands.Retry: _retry,
+        chat_commands.Swipe: _swipe,
+        chat_commands.Edit: _edit,
+        chat_commands.Rate: _rate,
+        chat_commands.Keep: _keep,
+        chat_commands.Undo: _undo,
+        chat_commands.NewChat: _new,
+    }
+    # this terminal's own
     COMMANDS = {
-        "/retry": _retry,
-        "/undo": _undo,
-        "/new": _new,
         "/persona": _persona,
-        "/save": _save,
-        "/keep": _save,
-        "/unkeep": _unkeep,
-        "/swipe": _swipe,
-        "/prev": _prev,
-        "/next": _next,
-        "/edit": _edit,
-        "/rate": _rate,
+        "/history": _history,
         "/help": _help,
         "/quit": _quit,
         "/exit": _quit,

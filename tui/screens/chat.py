@@ -5,9 +5,12 @@ the screen turns those into bubbles. The session (companion.session.ChatSession)
 the history as it completes, so what the view shows after a reply is exactly what the session holds.
 
 Curation, as in `hearth chat`: retry keeps the earlier reply as an alternative, alt+←/→ step between
-them (the one shown is the one chosen), edit and rate the last reply, rate or keep the whole chat. Each
-command is one row of COMMANDS: its key in the footer, its slash names typed in the prompt (`/rate 4`,
-`/rate chat 5`, `/edit TEXT`, `/keep TITLE`), and the action both run; the session does the work.
+them (the one shown is the one chosen), edit and rate a reply, rate or keep the whole chat. Edit and rate
+act on the last reply, or on the one alt+↑/↓ picked (marked "▸ #N"; esc, or alt+↓ past the last, goes
+back to the last). Each key is one row of COMMANDS (its footer label, the action it runs); a line typed
+in the prompt that starts with "/" is parsed by companion/chat_commands.py (`/rate 4`, `/rate 2 4`,
+`/rate chat 5`, `/edit 2 TEXT`, `/keep TITLE`) and SLASH runs the same action for it. The session does
+the work.
 """
 
 from __future__ import annotations
@@ -24,13 +27,14 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Label, Select, Static
 
+from companion import chat_commands
 from companion.engine import CANCELLED
 from companion.reasoning import Chunk
 from hearth.errors import UserError
 from tui.catalog import NO_PERSONA, chat_models, model_label, persona_choices
 from tui.messages import ReplyChunk, ReplyDone, ReplyFailed, ReplyStarted, SessionFailed, SessionReady
 from tui.widgets.conversation import ConversationView
-from tui.widgets.curation_dialogs import SUBJECTS, EditReplyDialog, RatingDialog
+from tui.widgets.curation_dialogs import EditReplyDialog, RatingDialog
 
 # How often a streaming reply is pushed to the screen: tokens arriving faster are joined first.
 FLUSH_INTERVAL_S = 1 / 30
@@ -87,40 +91,55 @@ def open_chat_session(engine, store, persona: str, resume: int | None, user_name
 
 
 class Command(NamedTuple):
-    action: str  # ChatScreen.action_<action>(rest): rest is what followed a slash command, "" from a key
-    key: str | None  # None: typed only
+    action: str  # ChatScreen.action_<action>()
+    key: str
     label: str  # in the footer
-    slash: tuple[str, ...] = ()
     group: Binding.Group | None = None
     display: str | None = None  # how the footer writes the key, when shorter than Textual's way
+    show: bool = True  # in the footer
 
 
 SWIPE = Binding.Group("swipe", compact=True)
-# The keys are ones the prompt (an Input) leaves free, so they work while typing; the footer fits them all
-# in 80 columns.
+PICK = Binding.Group("pick", compact=True)
+# The keys are ones the prompt (an Input) leaves free, so they work while typing. The footer shows those of
+# curation, which fit in 80 columns with the app's own; undo and new chat are bound but not shown (they are
+# also /undo and /new, what a chat's commands always were).
 COMMANDS = [
-    Command("retry", "ctrl+r", "retry", ("/retry",)),
-    Command("prev", "alt+left", "previous alternative", ("/prev",), SWIPE),
-    Command("next", "alt+right", "next alternative", ("/next",), SWIPE, "→"),  # "alt+←→ swipe"
-    Command("edit", "ctrl+o", "edit", ("/edit",)),
-    Command("rate", "ctrl+t", "rate", ("/rate",)),
+    Command("retry", "ctrl+r", "retry"),
+    Command("prev", "alt+left", "previous alternative", SWIPE),
+    Command("next", "alt+right", "next alternative", SWIPE, "→"),  # "alt+←→ swipe"
+    Command("pick_earlier", "alt+up", "pick an earlier reply", PICK),
+    Command("pick_later", "alt+down", "pick a later reply", PICK, "↓"),  # "alt+↑↓ pick"
+    Command("edit", "ctrl+o", "edit"),
+    Command("rate", "ctrl+t", "rate"),
     Command("toggle_keep", "ctrl+s", "keep"),
-    Command("keep", None, "", ("/keep", "/save")),
-    Command("unkeep", None, "", ("/unkeep",)),
-    Command("undo", "ctrl+z", "undo", ("/undo",)),
-    Command("new_chat", "ctrl+n", "new", ("/new",)),
+    Command("undo", "ctrl+z", "undo", show=False),
+    Command("new_chat", "ctrl+n", "new", show=False),
 ]
-SLASH_COMMANDS = {name: command.action for command in COMMANDS for name in command.slash}
-# Which session method a rating goes to (the rating dialog's subjects).
-RATE = {"reply": "rate_last", "chat": "rate_chat"}
+# What a slash command typed in the prompt runs: the keys' actions, with what the command says.
+SLASH = {
+    chat_commands.Retry: lambda screen, command: screen.action_retry(),
+    chat_commands.Swipe: lambda screen, command: screen.swipe(command.step),
+    chat_commands.Edit: lambda screen, command: screen.edit(command.reply, command.text),
+    chat_commands.Rate: lambda screen, command: screen.rate(command),
+    chat_commands.Keep: lambda screen, command: screen.keep(command.kept, command.title),
+    chat_commands.Undo: lambda screen, command: screen.action_undo(),
+    chat_commands.NewChat: lambda screen, command: screen.action_new_chat(),
+}
 
 
 class ChatScreen(Screen):
     BINDINGS = [Binding("escape", "stop_or_back", "back")] + [  # (the status line says when esc stops a reply)
-        Binding(c.key, c.action, c.label, group=c.group, key_display=c.display) for c in COMMANDS if c.key
+        Binding(c.key, c.action, c.label, show=c.show, group=c.group, key_display=c.display) for c in COMMANDS
     ]
     # Every command needs a loaded session and no reply streaming.
     SESSION_ACTIONS = {c.action for c in COMMANDS}
+    DEFAULT_CSS = """
+    ChatScreen #chat-status {
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
+    }
+    """
 
     def __init__(self, model: Path | None = None, persona: str | None = None, resume: int | None = None):
         super().__init__()
@@ -237,6 +256,7 @@ class ChatScreen(Screen):
         view = self.conversation
         view.speakers = {"user": session.user_name, "assistant": session.persona_name or session.engine.model_name}
         await view.remove_children()
+        view.picked = None
         await view.show_turns(session.turns)
         if message.choice != self._opened:
             return  # another choice arrived while the old bubbles were being replaced
@@ -248,24 +268,31 @@ class ChatScreen(Screen):
             self.notify(message.notice, severity="warning")
         self.query_one("#prompt", Input).focus()
 
-    def _chat_marks(self) -> str:
-        """" kept · rated 4/5" as the history holds the chat now ("" when neither, or not stored)."""
+    def _chat_record(self):
+        """The chat as the history holds it now (kept, rating); None when not stored or deleted meanwhile."""
         try:
-            record = self.session.record()
+            return self.session.record()
         except UserError:  # deleted meanwhile (e.g. by `hearth history`)
-            return ""
-        if record is None:
-            return ""
-        return (" kept" if record.kept else "") + (f" · rated {record.rating}/5" if record.rating else "")
+            return None
 
     def _show_session_status(self) -> None:
         s = self.session
-        chat = f"chat #{s.chat_id}{self._chat_marks()}" if s.chat_id is not None else "not recorded"
         used, speed = context_use(s)
-        speed_part = f" · {speed:.1f} tok/s" if speed else ""
-        # the numbers first: at 80 columns the model's file name (also in the selector above) is what gets cut
-        self.status(f"context {used}/{s.engine.n_ctx}{speed_part} · {chat} · {s.persona_name or 'no persona'} · "
-                    f"{Path(str(s.engine.settings.model_path)).name}")
+        record = self._chat_record()
+        picked = self.conversation.picked
+        chat = f"chat #{s.chat_id}" if s.chat_id is not None else "not recorded"
+        # What matters most first, so that at 80 columns what is cut (with an ellipsis) is only the persona
+        # and the model's file name, both also in the selectors above.
+        parts = [
+            f"context {used}/{s.engine.n_ctx}",
+            f"{speed:.1f} tok/s" if speed else "",
+            chat + (" kept" if record is not None and record.kept else ""),
+            f"rated {record.rating}/5" if record is not None and record.rating else "",
+            f"▸ #{picked}" if picked is not None else "",  # the picked reply, marked so on its bubble too
+            s.persona_name or "no persona",
+            Path(str(s.engine.settings.model_path)).name,
+        ]
+        self.status(" · ".join(part for part in parts if part))
 
     async def on_session_failed(self, message: SessionFailed) -> None:
         if message.choice != self._opened:
@@ -304,14 +331,20 @@ class ChatScreen(Screen):
         self._start_reply(lambda session, cancel: session.send(text, cancel=cancel))
 
     async def _slash(self, line: str) -> None:
-        name, _, rest = line.partition(" ")
-        action = SLASH_COMMANDS.get(name.lower())
-        if action is None:
-            self.notify(f"unknown command {name}; the chat knows {' '.join(SLASH_COMMANDS)}", severity="warning")
+        try:
+            command = chat_commands.parse(line)
+        except UserError as exc:
+            self.notify(str(exc), severity="warning")
             return
-        await getattr(self, f"action_{action}")(rest.strip())
+        if command is None:
+            name = line.split()[0]
+            self.notify(f"unknown command {name}; the chat knows {' '.join(chat_commands.NAMES)}",
+                        severity="warning")
+            return
+        await SLASH[type(command)](self, command)
 
     def _start_reply(self, start: Callable) -> None:
+        self.conversation.picked = None  # talking on: edit and rate act on the newest reply again
         self.cancel = threading.Event()
         self.refresh_bindings()
         self.status("writing… (esc stops)")
@@ -391,75 +424,121 @@ class ChatScreen(Screen):
         if self.cancel is not None:
             self.cancel.set()
             self.status("stopping…")
+        elif self.conversation.picked is not None:  # first back to the last reply
+            self._pick(None)
         else:
             self.app.pop_screen()
 
-    async def action_retry(self, _rest: str = "") -> None:
+    async def action_retry(self) -> None:
         if self._can_reply():
             self._start_reply(lambda session, cancel: session.retry(cancel=cancel))
 
-    async def action_prev(self, _rest: str = "") -> None:
-        await self._change(self.session.swipe, -1)
+    async def action_prev(self) -> None:
+        await self.swipe(-1)
 
-    async def action_next(self, _rest: str = "") -> None:
-        await self._change(self.session.swipe, 1)
+    async def action_next(self) -> None:
+        await self.swipe(1)
 
-    async def action_edit(self, rest: str = "") -> None:
-        """`/edit TEXT` saves at once; the key (or a bare /edit) opens the reply's text to edit."""
-        if rest:
-            await self._edited(rest)
+    async def swipe(self, step: int) -> None:
+        await self._change(self.session.swipe, step)
+
+    # -- the reply edit and rate act on ----------------------------------------------------------
+
+    def action_pick_earlier(self) -> None:
+        self._step_pick(-1)
+
+    def action_pick_later(self) -> None:
+        self._step_pick(1)
+
+    def _step_pick(self, step: int) -> None:
+        """Move the pick one reply up or down; past the last it is the last again (no pick)."""
+        count = len(self.session.replies())
+        number = (self.conversation.picked or count) + step
+        if count < 2 or number < 1:
+            self.notify("no earlier reply to pick" if count else "the companion has not said anything yet")
+            return
+        self._pick(number if number < count else None)
+
+    def _pick(self, number: int | None) -> None:
+        self.conversation.pick(number)
+        self._show_session_status()
+
+    def _keep_pick(self) -> None:
+        """After a change: a pick beyond the replies there are now (undo, a new chat) is dropped."""
+        picked = self.conversation.picked
+        if picked is not None and picked >= len(self.session.replies()):
+            self.conversation.pick(None)
+
+    def _target(self, number: int | None) -> int | None:
+        """The reply a command without a number acts on: the picked one, else the last (None)."""
+        return number if number is not None else self.conversation.picked
+
+    def _reply_name(self, number: int | None) -> str:
+        last = number is None or number == len(self.session.replies())
+        return "the last reply" if last else f"reply #{number}"
+
+    async def action_edit(self) -> None:
+        await self.edit(None, "")
+
+    async def edit(self, number: int | None, text: str) -> None:
+        """`/edit [N] TEXT` saves at once; the key (or /edit without text) opens the reply's text to edit."""
+        number = self._target(number)
+        if text:
+            await self._edited(number, text)
             return
         try:
-            reply = self.session.last_reply("edit")
+            reply = self.session.reply(number, "edit")
         except UserError as exc:
             self.notify(str(exc), severity="warning")
             return
-        await self.app.push_screen(EditReplyDialog(reply.content), self._edited)  # mounted before the next key
+        await self.app.push_screen(EditReplyDialog(reply.content, self._reply_name(number)),
+                                   lambda text: self._edited(number, text))  # mounted before the next key
 
-    async def _edited(self, text: str | None) -> None:
-        if text is not None and await self._change(self.session.edit_last, text):
-            self.notify("edited; the reply's first text is kept")
+    async def _edited(self, number: int | None, text: str | None) -> None:
+        name = self._reply_name(number)
+        if text is not None and await self._change(self.session.edit_reply, text, number):
+            self.notify(f"edited {name}; its first text is kept")
 
-    async def action_rate(self, rest: str = "") -> None:
-        """`/rate N` rates the last reply, `/rate chat N` the whole chat; the key (or a bare /rate) asks."""
-        if not rest:
-            await self.app.push_screen(RatingDialog(), self._rated)
+    async def action_rate(self) -> None:
+        await self.rate(chat_commands.Rate())
+
+    async def rate(self, command: chat_commands.Rate) -> None:
+        """`/rate [N] R` rates a reply, `/rate chat R` the whole chat; the key (or a bare /rate) asks."""
+        number = self._target(command.reply)
+        if command.rating is None:
+            await self.app.push_screen(RatingDialog(self._reply_name(number)),
+                                       lambda answer: self._rated(number, answer))
             return
-        words = rest.split()
-        subject = "chat" if words[0].lower() == "chat" else "reply"
-        number = words[1:] if subject == "chat" else words
-        if len(number) != 1 or not number[0].isdigit():
-            self.notify("/rate takes a number from 1 to 5 (/rate chat N rates the whole chat)", severity="warning")
-            return
-        await self._rated((subject, int(number[0])))
+        await self._rated(number, ("chat" if command.chat else "reply", command.rating))
 
-    async def _rated(self, answer: tuple[str, int] | None) -> None:
+    async def _rated(self, number: int | None, answer: tuple[str, int] | None) -> None:
         if answer is None:
             return
         subject, rating = answer
-        if await self._change(getattr(self.session, RATE[subject]), rating):
-            self.notify(f"rated {SUBJECTS[subject]} {rating}/5")
+        if subject == "chat":
+            name, rated = "the whole chat", await self._change(self.session.rate_chat, rating)
+        else:
+            name, rated = self._reply_name(number), await self._change(self.session.rate_reply, rating, number)
+        if rated:
+            self.notify(f"rated {name} {rating}/5")
 
-    async def action_toggle_keep(self, _rest: str = "") -> None:
+    async def action_toggle_keep(self) -> None:
         try:
             record = self.session.record()
         except UserError as exc:
             self.notify(str(exc), severity="warning")
             return
-        await (self.action_unkeep() if record is not None and record.kept else self.action_keep())
+        await self.keep(not (record is not None and record.kept))
 
-    async def action_keep(self, title: str = "") -> None:
-        if await self._change(self.session.keep, title):
-            self.notify(f"chat #{self.session.chat_id} kept for training (`hearth history export-dataset`)")
+    async def keep(self, kept: bool, title: str = "") -> None:
+        if await self._change(self.session.keep, title, kept):
+            self.notify(f"chat #{self.session.chat_id} kept for training (`hearth history export-dataset`)" if kept
+                        else f"chat #{self.session.chat_id} is no longer kept")
 
-    async def action_unkeep(self, _rest: str = "") -> None:
-        if await self._change(self.session.keep, "", False):
-            self.notify(f"chat #{self.session.chat_id} is no longer kept")
-
-    async def action_undo(self, _rest: str = "") -> None:
+    async def action_undo(self) -> None:
         await self._change(self.session.undo)
 
-    async def action_new_chat(self, _rest: str = "") -> None:
+    async def action_new_chat(self) -> None:
         await self._change(self.session.new)
 
     async def _change(self, change: Callable, *args) -> bool:
@@ -470,6 +549,7 @@ class ChatScreen(Screen):
         except UserError as exc:
             self.notify(str(exc), severity="warning")
             return False
+        self._keep_pick()
         await self.conversation.show_turns(self.session.turns)
         self._show_session_status()
         return True

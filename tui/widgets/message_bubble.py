@@ -1,6 +1,7 @@
 """One message of a conversation: who said it (and beside the name what curation did to it: which of
 the alternatives shows, its rating, whether it was edited), the reasoning (for replies that think), the
-text as Markdown, and under a reply its tokens/s and time to first token."""
+text as Markdown, and under a reply its tokens/s and time to first token. The reply the chat screen's
+alt+↑/↓ picked (what its edit and rate act on) has the class `-picked`: a bar on its right."""
 
 from __future__ import annotations
 
@@ -28,18 +29,14 @@ def stats_line(stats: dict) -> str:
     return " · ".join(parts)
 
 
-def curation_marks(turn) -> str:
-    """A companion.session.Turn's curation as one short line: "‹2/3›" when /retry made alternatives (the
-    one shown of how many), its rating, "edited" when it no longer says what it first said."""
-    parts = [f"‹{turn.chosen + 1}/{len(turn.alternatives)}›"] if len(turn.alternatives) > 1 else []
-    if turn.rating is not None:
-        parts.append(f"rated {turn.rating}/5")
-    if turn.original is not None:
-        parts.append("edited")
-    return " · ".join(parts)
-
-
 class MessageBubble(Vertical):
+    # the app's stylesheet gives a bubble its left bar and background; the pick is the right side's
+    DEFAULT_CSS = """
+    MessageBubble.-picked {
+        border-right: thick $accent;
+    }
+    """
+
     def __init__(self, role: str, speaker: str, content: str = "", reasoning: str = "",
                  stats: dict | None = None, marks: str = "") -> None:
         super().__init__(classes=f"bubble {role}")
