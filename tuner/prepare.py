@@ -73,6 +73,17 @@ def data_language(conversations: list[list[dict]]) -> str:
     return text_language(" ".join(sample))
 
 
+def split_heldout(rows: list, data) -> tuple[list, list]:
+    """(held out, trained on): the rows shuffled by `data.seed`, then `data.eval_fraction` of them (at most
+    `data.eval_max_rows`, at least one once there are ten) held out. SFT and preference runs split alike."""
+    rows = list(rows)
+    random.Random(data.seed).shuffle(rows)
+    n_eval = min(data.eval_max_rows, int(len(rows) * data.eval_fraction))
+    if data.eval_fraction > 0 and len(rows) >= 10:
+        n_eval = max(1, n_eval)
+    return rows[:n_eval], rows[n_eval:]
+
+
 def prepare(loaded: LoadedData, tokenizer, recipe: Recipe) -> PreparedData:
     """Tokenize every conversation; split off the eval set; build the report."""
     eot = end_of_turn_token(tokenizer)
@@ -94,11 +105,7 @@ def prepare(loaded: LoadedData, tokenizer, recipe: Recipe) -> PreparedData:
         rows.append(({"input_ids": encoded.input_ids, "labels": encoded.labels}, messages))
     if not rows:
         raise UserError(f"no usable conversations after tokenizing; first problem: {rejected[0]}")
-    random.Random(recipe.data.seed).shuffle(rows)
-    n_eval = min(recipe.data.eval_max_rows, int(len(rows) * recipe.data.eval_fraction))
-    if recipe.data.eval_fraction > 0 and len(rows) >= 10:
-        n_eval = max(1, n_eval)
-    eval_part, train_part = rows[:n_eval], rows[n_eval:]
+    eval_part, train_part = split_heldout(rows, recipe.data)
     report = DataReport(
         files=loaded.formats, rows_kept=len(rows), rejected=rejected, train_rows=len(train_part),
         eval_rows=len(eval_part), max_length=recipe.data.max_length, end_of_turn_token=eot,

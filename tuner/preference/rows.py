@@ -12,7 +12,6 @@ reply desirable, the rejected one not). Rows that cannot train are rejected with
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
 
 from hearth.errors import UserError
@@ -21,7 +20,7 @@ from tuner.data import LoadedData, Rejected
 from tuner.data_report import PreferenceReport
 from tuner.formats import RowError, check_formats_for_method
 from tuner.masking import end_of_turn_token
-from tuner.prepare import data_language, with_system_prompt
+from tuner.prepare import data_language, split_heldout, with_system_prompt
 from tuner.recipe import Recipe
 
 
@@ -108,11 +107,7 @@ def preference_data(loaded: LoadedData, tokenizer, recipe: Recipe) -> Preference
     if not rendered:
         first = f"; first problem: {rejected[0]}" if rejected else ""
         raise UserError(f"no usable preference rows{first}")
-    random.Random(recipe.data.seed).shuffle(rendered)
-    n_eval = min(recipe.data.eval_max_rows, int(len(rendered) * recipe.data.eval_fraction))
-    if recipe.data.eval_fraction > 0 and len(rendered) >= 10:
-        n_eval = max(1, n_eval)
-    held, kept = rendered[:n_eval], rendered[n_eval:]
+    held, kept = split_heldout(rendered, recipe.data)
     to_rows = TRAINING_ROWS[method]
     train_rows = [r for row in kept for r in to_rows(row)]
     eval_rows = [r for row in held for r in to_rows(row)]
