@@ -79,11 +79,10 @@ def _run_sft(run: RunPaths, recipe: Recipe, resume: bool) -> dict:
     emit("stage", message=f"loading tokenizer and data (base {base})")
     tokenizer = load_tokenizer(base, recipe)
     data = prepare(load_conversations(data_files(recipe), recipe.data.format), tokenizer, recipe)
-    report = data.report
-    write_json(run.data_report, report.to_json())
+    write_json(run.data_report, data.report.to_json())
     write_heldout(run.heldout, data.heldout_messages)
-    emit("stage", message=f"{report.train_rows} training and {report.eval_rows} evaluation conversations; "
-                          f"{report.rows_rejected} rejected (see {run.data_report})")
+    emit("stage", message=f"{data.report.train_rows} training and {data.report.eval_rows} evaluation conversations; "
+                          f"{data.report.rows_rejected} rejected (see {run.data_report})")
     emit("stage", message="loading the base model")
     model = load_model(base, recipe)
     events = EventsCallback(run.metrics)
