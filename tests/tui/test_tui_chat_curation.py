@@ -222,7 +222,10 @@ async def test_an_earlier_reply_is_picked_then_edited_and_rated(tiny_gguf):
         assert screen.conversation.picked == 2 and _bubbles(screen)[2].has_class("-picked")
         assert str(_bubbles(screen)[2].query_one(".marks").render()) == "▸ #2" and "▸ #2" in _status(screen)
         assert [b.has_class("-picked") for b in _bubbles(screen)] == [False, False, True, False, False]
-        await pilot.press("alt+up", "alt+up", "alt+down")  # to the greeting, no further, back down to #2
+        await pilot.press("alt+down")  # down to the last reply: no pick, the last is what acts
+        await pilot.pause()
+        assert screen.conversation.picked is None and not any(b.has_class("-picked") for b in _bubbles(screen))
+        await pilot.press("alt+up", "alt+up", "alt+up", "alt+up", "alt+down")  # to the greeting, no further, to #2
         await pilot.pause()
         assert screen.conversation.picked == 2
 
@@ -253,9 +256,22 @@ async def test_an_earlier_reply_is_picked_then_edited_and_rated(tiny_gguf):
         await _say(pilot, screen, "/rate 1 5")  # a number typed names the reply, picked or not
         await _say(pilot, screen, "/edit #1 欢迎光临")
         await _say(pilot, screen, "/edit 9 x")  # no reply #9: refused
+        await _say(pilot, screen, "/edit 1")  # no text: the dialog, for that reply
+        assert isinstance(app.screen, EditReplyDialog) and app.screen.query_one("#edit-text").text == "欢迎光临"
+        assert "edit reply #1" in str(app.screen.query_one("#edit-title").render())
+        await pilot.press("escape")
+        await pilot.pause()
         stored = _stored(screen)
         assert (stored[0].content, stored[0].original, stored[0].rating) == ("欢迎光临", first[0], 5)
         assert [m.content for m in stored[1:]] == ["你好", "*笑* 改过的第二个", "再来", first[4]]
+
+        await _say(pilot, screen, "/keep")
+        await _say(pilot, screen, "/rate chat 5")
+        rows = ["".join(segment.text for segment in strip) for strip in screen._compositor.render_strips()]  # noqa: SLF001
+        status = next(row for row in rows if "context " in row)
+        # at 80 columns the numbers and the marks are whole; what the ellipsis cuts is the persona and model
+        assert len(status.rstrip()) <= 80 and " tok/s · chat #" in status, status
+        assert " kept · rated 5/5 · ▸ #2 · " in status and status.rstrip().endswith("…"), status
 
         await pilot.press("escape")  # esc first drops the pick: the last reply is what acts again
         await pilot.pause()
