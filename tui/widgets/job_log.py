@@ -10,7 +10,8 @@ from tui.event_lines import event_line
 
 class JobLog(RichLog):
     def __init__(self, **kwargs) -> None:
-        super().__init__(wrap=True, markup=False, highlight=False, **kwargs)
+        # min_width: RichLog's default (78) wraps wider than an 80-column log shows, so line ends were lost
+        super().__init__(wrap=True, markup=False, highlight=False, min_width=1, **kwargs)
 
     def show_event(self, event: dict) -> None:
         line = event_line(event)  # `step` events are drawn by TrainProgress, not logged
