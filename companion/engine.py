@@ -21,15 +21,16 @@ from typing import Iterator
 
 from hearth.chat_template import llama_cpp_renders_in_this_sandbox
 from hearth.errors import UserError
-from hearth.llama import install_log_sink, recent_log, silenced_stderr
+from hearth.llama import LENGTH, STOP, install_log_sink, recent_log, silenced_stderr
 from hearth.verbosity import verbose
 
 from companion.reasoning import Chunk, ReasoningSplitter, prompt_opens_reasoning
 from companion.settings import EngineSettings
 from companion.template import ChatTemplate
 
-# Why a reply ended, and what a front end says under a reply that did not end by itself.
-STOP, LENGTH, CANCELLED = "stop", "length", "cancelled"
+# Why a reply ended (STOP and LENGTH as llama.cpp says them, hearth.llama), and what a front end says under a
+# reply that did not end by itself.
+CANCELLED = "cancelled"
 FINISH_NOTES = {LENGTH: "cut at the length limit", CANCELLED: "stopped"}
 
 

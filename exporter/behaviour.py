@@ -12,11 +12,12 @@ from __future__ import annotations
 from typing import Callable
 
 from hearth.behaviour import identity_slips, loops, user_turn_lines
+from hearth.llama import LENGTH, STOP
 
 # (does the reply show it, what it does, what to change) — checked on the trained model's greedy reply.
 Check = tuple[Callable[[dict, str], bool], str, str]
 CHECKS: tuple[Check, ...] = (
-    (lambda stop, persona: stop["hf_finish_reason"] != "stop",
+    (lambda stop, persona: stop["hf_finish_reason"] != STOP,
      "the trained model does not end its turn within {tokens} tokens",
      "check that the data's replies end with the template's end-of-turn (data-report.json, end_of_turn_token) and "
      "train longer or with a higher learning rate until it learns to stop"),
@@ -45,7 +46,7 @@ def hf_stop(reference, prompt_ids: list[int], eos_id: int | None, max_tokens: in
     new = out[0, len(prompt_ids):].tolist()
     stopped = bool(new) and eos_id is not None and new[-1] == eos_id
     text = reference.tokenizer.decode(new[:-1] if stopped else new, skip_special_tokens=False)
-    return {"hf_finish_reason": "stop" if stopped else "length", "hf_completion_tokens": len(new), "hf_reply": text}
+    return {"hf_finish_reason": STOP if stopped else LENGTH, "hf_completion_tokens": len(new), "hf_reply": text}
 
 
 def behaviour_warnings(stop: dict, persona: str | None = None) -> list[dict]:

@@ -31,7 +31,7 @@ from exporter.behaviour import behaviour_warnings, hf_stop
 from exporter.chat_template import load_chat_template, render, special_token_texts
 from hearth.errors import UserError
 from hearth.jsonl import read_rows
-from hearth.llama import eval_logits, native_output, open_llama
+from hearth.llama import STOP, eval_logits, native_output, open_llama
 from hearth.user_paths import user_path
 from hearth.weights import safetensors_files
 
@@ -233,7 +233,7 @@ def stop_check(llm, messages: list[dict], eos_text: str | None) -> dict:
         reply = llm.create_chat_completion(messages=messages, max_tokens=STOP_MAX_TOKENS, temperature=0.0,
                                            repeat_penalty=1.0, seed=0)
     choice = reply["choices"][0]
-    return {"passed": choice["finish_reason"] == "stop", "finish_reason": choice["finish_reason"],
+    return {"passed": choice["finish_reason"] == STOP, "finish_reason": choice["finish_reason"],
             "completion_tokens": reply["usage"]["completion_tokens"], "end_of_turn": eos_text,
             "reply": choice["message"]["content"][:200]}
 
@@ -307,7 +307,7 @@ def _stop_agreement(context: VerifyContext, gguf_stop: dict, messages: list[dict
         prompt = render_chat(context.model_dir, messages, add_generation_prompt=True) or messages[-1]["content"]
         context._hf_stop = hf_stop(context.reference, context.reference.ids(prompt),
                                    None if eos_id is None else int(eos_id), STOP_MAX_TOKENS)
-    agree = (gguf_stop["finish_reason"] == "stop") == (context._hf_stop["hf_finish_reason"] == "stop")
+    agree = (gguf_stop["finish_reason"] == STOP) == (context._hf_stop["hf_finish_reason"] == STOP)
     return {**gguf_stop, **context._hf_stop, "hf_reply": context._hf_stop["hf_reply"][:200], "passed": agree}
 
 

@@ -28,6 +28,10 @@ from pathlib import Path
 from typing import Iterator
 
 from hearth.chat_template import llama_cpp_renders_in_this_sandbox
+
+# How a completion ended, in llama.cpp's words (hearth's own Hugging Face generations say it the same way): at the
+# end of its turn, or at the token limit. The chat engine adds its own CANCELLED.
+STOP, LENGTH = "stop", "length"
 from hearth.verbosity import verbose
 
 _recent_lines: collections.deque[str] = collections.deque(maxlen=40)

@@ -50,12 +50,12 @@ def hf_reply(model, tokenizer, messages: list[dict], settings: Settings, eot_id:
 
 
 def gguf_reply(llm, messages: list[dict], settings: Settings) -> Reply:
-    from hearth.llama import native_output
+    from hearth.llama import STOP, native_output
 
     with native_output():
         out = llm.create_chat_completion(messages=list(messages), max_tokens=settings.max_new_tokens,
                                          temperature=settings.temperature, top_p=settings.top_p,
                                          repeat_penalty=1.0, seed=settings.seed)
     choice = out["choices"][0]
-    return Reply((choice["message"]["content"] or "").strip(), choice["finish_reason"] == "stop",
+    return Reply((choice["message"]["content"] or "").strip(), choice["finish_reason"] == STOP,
                  int(out["usage"]["completion_tokens"]))
