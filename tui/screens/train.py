@@ -27,7 +27,7 @@ from textual.widgets import Button, Footer, Header, Input, Label, Select
 
 from hearth.errors import UserError
 from hearth.paths import RunPaths, resolve_run
-from tui.catalog import run_summaries, summarize_run
+from tui.catalog import RunSummary, run_summaries, summarize_run
 from tui.data_report import report_renderables, summary_line
 from tui.jobs import JobRunner
 from tui.messages import JobEnded, JobEvent, JobStarted
@@ -102,8 +102,7 @@ def form_request(recipe: str, data: str, base: str = "", fields: dict[str, str] 
                  if value.strip()]
     if method != SFT:
         if not start_from:
-            raise UserError(f"{method.upper()} refines a trained run: pick the run to start from "
-                            "(none has an adapter yet — train one with sft first)")
+            raise no_start(method)
         start = resolve_run(start_from)
         load_recipe(str(start.recipe), [*overrides, f"train.method={method}"])  # light, as below
         return RunRequest(data=files, method=method, start_from=str(start.root), overrides=overrides)
@@ -114,6 +113,11 @@ def form_request(recipe: str, data: str, base: str = "", fields: dict[str, str] 
     return RunRequest(recipe=recipe, data=files, base=base, overrides=overrides)
 
 
+def no_start(method: str) -> UserError:
+    return UserError(f"{method.upper()} refines a trained run: pick the run to start from "
+                     "(one with an adapter; with none yet, train one with sft first)")
+
+
 def check_request(request: RunRequest) -> RunRequest:
     """What Check data reads: for dpo/kto the data measured with the recipe (and so the tokenizer) of the run started
     from, without merging that run first as Start does — its merged model has its base's tokenizer."""
@@ -122,7 +126,7 @@ def check_request(request: RunRequest) -> RunRequest:
     return replace(request, recipe=str(RunPaths(Path(request.start_from)).recipe), start_from=None)
 
 
-def start_label(summary) -> str:
+def start_label(summary: RunSummary) -> str:
     return f"from {summary.id} · {'merged' if summary.has_merged else 'adapter'}"
 
 
@@ -243,8 +247,7 @@ class TrainScreen(Screen):
             return load_recipe(self.query_one("#recipe", Select).value)
         start = self._start_from()
         if start is None:
-            raise UserError(f"{method.upper()} refines a trained run, and none has an adapter yet — "
-                            "train one with sft first")
+            raise no_start(method)
         recipe = load_recipe(str(RunPaths(Path(start)).recipe), [f"train.method={method}"])
         recipe.train.learning_rate *= PREFERENCE_LEARNING_RATE_SCALE
         return recipe
