@@ -114,11 +114,12 @@ class ChatSession:
     # -- building ---------------------------------------------------------------------------------
 
     @classmethod
-    def with_card(cls, engine: Engine, store: HistoryStore | None, card, user_name: str = "你", **kwargs):
-        from personas.prompt import render_persona
-
-        return cls(engine, store, persona=render_persona(card, user_name=user_name), persona_name=card.name,
-                   user_name=user_name, **kwargs)
+    def open(cls, engine: Engine, store: HistoryStore | None, chosen, resume: int | None = None) -> ChatSession:
+        """The chat every front end opens: a new one with `chosen` (companion.persona_choice.chat_persona's card,
+        greeting included), or chat `resume` continued with it (without a card: with its stored system prompt)."""
+        if resume is not None:
+            return cls.resume(engine, store, resume, persona=chosen.prompt, user_name=chosen.user_name)
+        return cls(engine, store, persona=chosen.prompt, persona_name=chosen.name, user_name=chosen.user_name)
 
     @classmethod
     def resume(cls, engine: Engine, store: HistoryStore, chat_id: int, persona=None, user_name: str = "你"):

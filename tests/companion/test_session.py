@@ -99,12 +99,12 @@ def test_new_starts_another_chat_and_resume_continues_one(scripted_gguf, engine_
 
 
 def test_persona_greeting_system_prompt_examples_and_note(scripted_gguf, engine_factory, store):
-    from personas.library import find_persona
+    from companion.persona_choice import chat_persona
 
-    card = find_persona("linzhi")
-    session = ChatSession.with_card(engine_factory(scripted_gguf, n_ctx=4096), store, card)
+    chosen = chat_persona("linzhi")
+    session = ChatSession.open(engine_factory(scripted_gguf, n_ctx=4096), store, chosen)
     assert session.turns[0].role == "assistant" and session.turns[0].content  # the greeting, stored
-    assert store.chat(session.chat_id).persona == card.name
+    assert store.chat(session.chat_id).persona == chosen.name
     session.send("你店里的馒头呢？").consume()
     messages = session.last_fitted.messages
     assert messages[0]["role"] == "system" and "林栀" in messages[0]["content"]
@@ -113,6 +113,17 @@ def test_persona_greeting_system_prompt_examples_and_note(scripted_gguf, engine_
     note = messages[-1]
     assert note["role"] == "system" and "一到四句" in note["content"]  # post-history instructions
     assert "橘猫" in note["content"] or "馒头" in note["content"]  # the lorebook entry the message triggered
+
+
+def test_open_continues_a_stored_chat_with_the_chosen_card(scripted_gguf, engine_factory, store):
+    from companion.persona_choice import chat_persona
+
+    engine, chosen = engine_factory(scripted_gguf, n_ctx=4096), chat_persona("linzhi")
+    first = ChatSession.open(engine, store, chosen)
+    first.send("你好").consume()
+    again = ChatSession.open(engine, store, chosen, resume=first.chat_id)
+    assert again.chat_id == first.chat_id and [t.content for t in again.turns] == [t.content for t in first.turns]
+    assert again.persona is chosen.prompt and again.persona_name == chosen.name
 
 
 def test_switching_persona_starts_a_new_chat(scripted_gguf, engine_factory, store):

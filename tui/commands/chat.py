@@ -66,10 +66,7 @@ def open_session(args: argparse.Namespace, console: Console):
             raise
         console.print(f"[dim]persona '{wanted}' is not installed any more; using the chat's stored prompt[/]")
         chosen = _chat_persona(None, settings, args.user, language)
-    engine = Engine(settings)
-    if record is not None:
-        return ChatSession.resume(engine, store, record.id, persona=chosen.prompt, user_name=chosen.user_name)
-    return ChatSession(engine, store, persona=chosen.prompt, persona_name=chosen.name, user_name=chosen.user_name)
+    return ChatSession.open(Engine(settings), store, chosen, resume=record.id if record is not None else None)
 
 
 # -- showing a reply -----------------------------------------------------------------------------
@@ -304,8 +301,7 @@ def demo_chat(model_path, console: Console | None = None, turns=None, persona: s
     chosen = _chat_persona(persona, settings, None)
     turns = turns if turns is not None else DEMO_TURNS[chosen.language]
     with Engine(settings) as engine, HistoryStore() as store:
-        session = ChatSession(engine, store, persona=chosen.prompt, persona_name=chosen.name,
-                              user_name=chosen.user_name)
+        session = ChatSession.open(engine, store, chosen)
         repl = ChatRepl(session, console, read_line=input)
         repl.show_turns(session.turns)
         for text in turns:
