@@ -46,7 +46,7 @@ def _export_lora(args) -> dict:
 def _verify(args) -> dict:
     from exporter.verify import verify_gguf
 
-    return verify_gguf(args.model_dir, args.gguf, emit=emit)
+    return verify_gguf(args.model_dir, args.gguf, emit=emit).to_json()
 
 
 def _export(args) -> dict:
@@ -57,7 +57,7 @@ def _export(args) -> dict:
 
     serving = Serving(**json.loads(args.serving)) if args.serving else None
     return export_run(resolve_run(args.run), quants=parse_quant_types(args.quant), lora=args.lora, emit=emit,
-                      serving=serving)
+                      serving=serving).to_json()
 
 
 def build_parser() -> argparse.ArgumentParser:

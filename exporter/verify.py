@@ -29,6 +29,7 @@ import numpy as np
 from exporter.bos_eos import hf_additions
 from exporter.behaviour import behaviour_warnings, hf_stop
 from exporter.chat_template import load_chat_template, render, special_token_texts
+from exporter.export_report import FileReport
 from hearth.errors import UserError
 from hearth.jsonl import read_rows
 from hearth.llama import STOP, eval_logits, native_output, open_llama
@@ -273,31 +274,31 @@ class VerifyContext:
 
 
 def verify_gguf(model_dir, gguf_path, *, emit: Emit | None = None, context: VerifyContext | None = None,
-                reference_gguf: Path | None = None) -> dict:
+                reference_gguf: Path | None = None) -> FileReport:
     """All checks that apply to this file; `passed` is False when any parity check fails."""
     emit = emit or (lambda *a, **k: None)
     context = context or VerifyContext(Path(model_dir))
     gguf_path = Path(gguf_path)
     safetensors_files(context.model_dir)  # weights from safetensors only: a pickle-only directory is refused
     kind = file_type_name(gguf_path)
-    report: dict = {"file": gguf_path.name, "type": kind.lower()}
+    report = FileReport(gguf_path.name, kind.lower())
     eos_id = _gguf_field(gguf_path, gguf.Keys.Tokenizer.EOS_ID)
-    report["specials"] = special_additions(context.reference, gguf_path)
+    report.specials = special_additions(context.reference, gguf_path)
     with open_llama(gguf_path, logits_all=True, n_ctx=N_CTX, seed=0) as llm:
         emit("stage", message=f"verifying {gguf_path.name}: tokenizer parity")
-        report["tokenizer"] = tokenizer_parity(context.reference, llm)
+        report.tokenizer = tokenizer_parity(context.reference, llm)
         if kind in FULL_PRECISION:
             emit("stage", message=f"verifying {gguf_path.name}: logits parity")
-            report["logits"] = logits_parity(context.reference, llm, TIE_TOLERANCE[kind])
+            report.logits = logits_parity(context.reference, llm, TIE_TOLERANCE[kind])
         else:
             emit("stage", message=f"verifying {gguf_path.name}: perplexity on held-out text")
-            report["perplexity"] = _perplexity_report(context, llm, reference_gguf)
+            report.perplexity = _perplexity_report(context, llm, reference_gguf)
         emit("stage", message=f"verifying {gguf_path.name}: stop check")
         eos_text = llm.detokenize([int(eos_id)], special=True).decode("utf-8", "replace") if eos_id is not None else None
         messages = stop_messages(context.model_dir, context.heldout, context.system_prompt)
-        report["stop"] = _stop_agreement(context, stop_check(llm, messages, eos_text), messages, eos_id)
-    report["behaviour"] = behaviour_warnings(report["stop"], context.system_prompt)
-    report["passed"] = all(report[k]["passed"] for k in ("specials", "tokenizer", "logits", "stop") if k in report)
+        report.stop = _stop_agreement(context, stop_check(llm, messages, eos_text), messages, eos_id)
+    report.behaviour = behaviour_warnings(report.stop, context.system_prompt)
+    report.passed = report.checked()
     return report
 
 
@@ -339,31 +340,31 @@ def verify_lora(merged_gguf: Path, base_gguf: Path, lora_gguf: Path, model_dir: 
     return {"passed": result["argmax_mismatches"] == 0, **result}
 
 
-def summary_lines(report: dict) -> list[str]:
+def summary_lines(report: FileReport) -> list[str]:
     """One line per check, for a terminal."""
     lines = []
-    specials = report.get("specials")
+    specials = report.specials
     if specials:
         lines.append(f"bos/eos added: hf {specials['hf_bos']}/{specials['hf_eos']}, gguf {specials['gguf_bos']}/"
                      f"{specials['gguf_eos']} (add_bos={specials['gguf_add_bos']}, add_eos={specials['gguf_add_eos']})"
                      f"{'' if specials['passed'] else ' DIFFER'}")
-    tok = report.get("tokenizer")
+    tok = report.tokenizer
     if tok:
         lines.append(f"tokenizer parity: {tok['probes'] - len(tok['mismatches'])}/{tok['probes']} probes identical")
-    logits = report.get("logits")
+    logits = report.logits
     if logits:
         lines.append(f"logits parity: argmax equal at {logits['positions'] - logits['argmax_mismatches']}"
                      f"/{logits['positions']} positions ({logits['near_ties']} near ties), "
                      f"max |Δ| {logits['max_abs_diff']:.4g}")
-    ppl = report.get("perplexity")
+    ppl = report.perplexity
     if ppl:
         lines.append(f"perplexity: {ppl['ppl']:.4g} vs {ppl['reference_ppl']:.4g} ({ppl['reference']}), "
                      f"{ppl['increase']:+.2%} on {ppl['tokens']} tokens of {ppl['source']}")
-    stop = report.get("stop")
+    stop = report.stop
     if stop:
         lines.append(f"stop check: finish_reason={stop['finish_reason']} after {stop['completion_tokens']} tokens"
                      f" (end of turn {stop['end_of_turn']!r})" + (
                          f", the trained model {stop['hf_finish_reason']} after {stop['hf_completion_tokens']}"
                          if "hf_finish_reason" in stop else ""))
-    lines += [f"warning: {w['issue']} — {w['advice']}" for w in report.get("behaviour", [])]
+    lines += [f"warning: {w['issue']} — {w['advice']}" for w in report.behaviour]
     return lines

@@ -103,16 +103,18 @@ def step_merge(state: DemoState) -> None:
 
 def step_export(state: DemoState) -> None:
     from companion.serving import serving_json
-    from exporter.export import summary_text
+    from exporter.export import export_args, summary_text
+    from exporter.export_report import ExportReport
     from tui.progress import run_job
 
     root = state.run.root
     serving = serving_json(root, persona=DEMO_PERSONA)  # the Modelfile starts her chats as hearth does
-    done = run_job("exporter", ["export", str(root), "--quant", state.plan.quant, "--serving", serving], "exporting")
-    console.print(summary_text(done))
-    if done.get("ollama"):
-        console.print(f"run it in Ollama: {done['ollama']}")
-    if not done.get("passed"):
+    report = ExportReport.from_json(run_job("exporter", export_args(root, state.plan.quant, serving=serving),
+                                            "exporting"))
+    console.print(summary_text(report))
+    if report.ollama:
+        console.print(f"run it in Ollama: {report.ollama}")
+    if not report.passed:
         raise SystemExit("the exported GGUF did not pass verification (see above)")
 
 

@@ -11,6 +11,7 @@ import gguf
 import pytest
 
 from exporter.convert import convert_hf_to_gguf
+from exporter.export_report import FileReport
 from exporter.verify import HFReference, special_additions, summary_lines
 from hearth.errors import UserError
 from tests.exporter.conftest import MODEL_FIXTURES, NEW_MODEL_FIXTURES
@@ -31,7 +32,7 @@ def test_add_bos_and_add_eos_are_written_as_the_tokenizer_adds_them(model, f16_f
     row = special_additions(HFReference(model_dir), path)
     assert row["passed"], row
     assert bool(row["hf_bos"]) is EXPECTED_BOS[model]
-    line = summary_lines({"specials": row})[0]
+    line = summary_lines(FileReport("m.gguf", "f16", specials=row))[0]
     assert line.startswith("bos/eos added: hf ") and "DIFFER" not in line
 
 
@@ -44,7 +45,7 @@ def test_a_flag_the_tokenizer_does_not_honour_shows_in_verify(llama_bpe_dir, tmp
     tokenizer_json.write_text(json.dumps(data), encoding="utf-8")
     row = special_additions(HFReference(tokenizer_json.parent), path)
     assert not row["passed"] and row["hf_bos"] == [] and row["gguf_bos"] == [reference.ids("x")[0]]
-    assert "DIFFER" in summary_lines({"specials": row})[0]
+    assert "DIFFER" in summary_lines(FileReport("m.gguf", "f16", specials=row))[0]
 
 
 def test_a_gemma_without_its_tokenizer_files_is_refused_in_one_line(gemma2_dir, tmp_path, capsys):

@@ -14,6 +14,7 @@ import pytest
 
 from exporter.convert import convert_hf_to_gguf
 from exporter.export import export_run, summary_text
+from exporter.export_report import ExportReport
 from hearth.paths import RunPaths
 from tests.exporter.conftest import SYSTEM_PROMPT
 
@@ -35,15 +36,20 @@ def test_export_writes_every_file_and_a_passing_report(exported, run_dir):
     names = sorted(p.name for p in gguf_dir.iterdir())
     assert names == ["Modelfile", "export.json", "run-1-f16.gguf", "run-1-lora.gguf", "run-1-q4_k_m.gguf",
                      "run-1-q8_0.gguf"]
-    assert json.loads((gguf_dir / "export.json").read_text(encoding="utf-8")) == report
-    f16, q8, q4 = report["files"]
-    assert report["passed"], summary_text(report)
-    assert f16["tokenizer"]["passed"] and f16["logits"]["argmax_mismatches"] == 0 and f16["logits"]["max_abs_diff"] > 0
-    assert f16["stop"]["finish_reason"] == "stop" and f16["stop"]["end_of_turn"] == "<|im_end|>"
-    assert q8["perplexity"]["source"] == "held-out text" and q8["perplexity"]["reference"] == "run-1-f16.gguf"
-    assert abs(q8["perplexity"]["increase"]) < abs(q4["perplexity"]["increase"]) + 0.01
-    base = Path(report["lora"]["base"])  # the base's GGUF is shared by its runs, outside this one
-    assert report["lora"]["passed"] and base.is_file() and base.parent.name == "gguf" and base.parent.parent.name == "models"
+    written = json.loads((gguf_dir / "export.json").read_text(encoding="utf-8"))
+    assert written == report.to_json() and ExportReport.from_json(written) == report
+    assert list(written) == ["run", "created", "files", "quantize", "lora", "ollama", "passed", "warnings", "seconds"]
+    assert [list(f) for f in written["files"]] == [  # a check that does not apply to a file is left out
+        ["file", "type", "specials", "tokenizer", "logits", "stop", "behaviour", "passed"],
+        *[["file", "type", "specials", "tokenizer", "perplexity", "stop", "behaviour", "passed"]] * 2]
+    f16, q8, q4 = report.files
+    assert report.passed, summary_text(report)
+    assert f16.tokenizer["passed"] and f16.logits["argmax_mismatches"] == 0 and f16.logits["max_abs_diff"] > 0
+    assert f16.stop["finish_reason"] == "stop" and f16.stop["end_of_turn"] == "<|im_end|>"
+    assert q8.perplexity["source"] == "held-out text" and q8.perplexity["reference"] == "run-1-f16.gguf"
+    assert abs(q8.perplexity["increase"]) < abs(q4.perplexity["increase"]) + 0.01
+    base = Path(report.lora["base"])  # the base's GGUF is shared by its runs, outside this one
+    assert report.lora["passed"] and base.is_file() and base.parent.name == "gguf" and base.parent.parent.name == "models"
     assert [e for e, _ in events].count("stage") >= 8 and ("saved", {"path": str(gguf_dir / "run-1-q8_0.gguf")}) in events
     assert "export passed" in summary_text(report)
 
@@ -51,7 +57,7 @@ def test_export_writes_every_file_and_a_passing_report(exported, run_dir):
 def test_a_second_run_on_the_same_base_reuses_its_gguf(exported, run_dir, tmp_path, monkeypatch):
     import shutil
 
-    base = Path(exported[0]["lora"]["base"])
+    base = Path(exported[0].lora["base"])
     monkeypatch.setenv("HEARTH_HOME", str(base.parents[2]))  # the home the first export used
     second = tmp_path / "run-2"
     for part in ("adapter", "merged"):
@@ -60,7 +66,7 @@ def test_a_second_run_on_the_same_base_reuses_its_gguf(exported, run_dir, tmp_pa
     before = base.stat().st_mtime_ns
     events = []
     report = export_run(RunPaths(second), quants=("f16",), lora=True, emit=lambda e, **f: events.append(f.get("message", "")))
-    assert report["lora"]["passed"] and report["lora"]["base"] == str(base) and base.stat().st_mtime_ns == before
+    assert report.lora["passed"] and report.lora["base"] == str(base) and base.stat().st_mtime_ns == before
     assert any(message.startswith("reusing the base model's GGUF") for message in events)
     assert not (second / "gguf" / "run-2-base-f16.gguf").exists()
 

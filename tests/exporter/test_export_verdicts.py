@@ -42,10 +42,10 @@ def test_an_unfaithful_file_fails_verification_and_exits_1(qwen2_dir, tiny_base_
     """The untaught base's GGUF checked against the taught model: same tokenizer, other weights."""
     wrong = convert_hf_to_gguf(tiny_base_dir, tmp_path / "wrong-f16.gguf", "f16")
     report = verify_gguf(qwen2_dir, wrong)
-    assert report["tokenizer"]["passed"] and not report["logits"]["passed"]
-    assert not report["stop"]["passed"]  # the model stops, the file does not
-    assert report["stop"]["hf_finish_reason"] == "stop" and not report["passed"]
-    assert report["behaviour"] == []  # the trained model itself behaves
+    assert report.tokenizer["passed"] and not report.logits["passed"]
+    assert not report.stop["passed"]  # the model stops, the file does not
+    assert report.stop["hf_finish_reason"] == "stop" and not report.passed
+    assert report.behaviour == []  # the trained model itself behaves
     assert main(["verify", str(qwen2_dir), str(wrong)]) == 1
     assert "parity FAILED" in capsys.readouterr().out
 

@@ -74,25 +74,25 @@ async def test_export_screen_cancels_then_exports_and_shows_every_check(tiny_bas
         await wait_for(pilot, lambda: screen.runner is None, timeout=90, what="the export to finish")
         assert "export passed" in _status(screen), _status(screen)
         report = screen.report
-        assert report["passed"] and [f["type"] for f in report["files"]] == ["f16", "q8_0"]
+        assert report.passed and [f.type for f in report.files] == ["f16", "q8_0"]
         table = screen.query_one(VerifyTable)
-        assert [row["file"] for row in table.file_rows] == [f"{RUN}-f16.gguf", f"{RUN}-q8_0.gguf"]
-        f16, q8 = report["files"]
-        tokenizer = f"{q8['tokenizer']['probes']}/{q8['tokenizer']['probes']}"
-        argmax = f"{f16['logits']['positions'] - f16['logits']['argmax_mismatches']}/{f16['logits']['positions']}"
+        assert [row.file for row in table.file_rows] == [f"{RUN}-f16.gguf", f"{RUN}-q8_0.gguf"]
+        f16, q8 = report.files
+        tokenizer = f"{q8.tokenizer['probes']}/{q8.tokenizer['probes']}"
+        argmax = f"{f16.logits['positions'] - f16.logits['argmax_mismatches']}/{f16.logits['positions']}"
         assert [table.cell_text(1, c) for c in ("file", "tokenizer", "argmax", "ppl Δ", "stop", "fidelity")] == [
-            "q8_0", tokenizer, "—", f"{q8['perplexity']['increase']:+.2%}", "agree", "pass"]
+            "q8_0", tokenizer, "—", f"{q8.perplexity['increase']:+.2%}", "agree", "pass"]
         assert table.cell_text(0, "argmax") == argmax and table.cell_text(0, "ppl Δ") == "—"
-        assert table.cell_text(1, "size") == f"{report['quantize'][0]['bytes_after'] / 1e6:,.1f} MB"
+        assert table.cell_text(1, "size") == f"{report.quantize[0]['bytes_after'] / 1e6:,.1f} MB"
         details = screen.query_one("#check-details")  # the highlighted file's checks, in the exporter's own lines
         assert details.border_title == f"checks of {RUN}-f16.gguf" and "logits parity:" in str(details.render())
         table.move_cursor(row=1)
         await wait_for(pilot, lambda: "perplexity:" in str(details.render()), what="the q8_0 file's checks")
         outputs = str(screen.query_one("#export-outputs").render())
-        assert report["ollama"].startswith("ollama create ") and report["ollama"] in outputs.replace("\n", "")
+        assert report.ollama.startswith("ollama create ") and report.ollama in outputs.replace("\n", "")
         assert str(run.gguf / "Modelfile") in outputs.replace("\n", "") and f"{RUN}-q8_0.gguf" in outputs
         # The untrained tiny model never ends its turn: a behaviour warning, shown apart, not a failure.
         behaviour = str(screen.query_one("#behaviour").render())
-        assert report["warnings"] and report["warnings"][0]["issue"] in behaviour.replace("\n", " ")
+        assert report.warnings and report.warnings[0]["issue"] in behaviour.replace("\n", " ")
         assert (run.gguf / f"{RUN}-q8_0.gguf").is_file() and _leftovers(run) == []
         assert screen.query_one("#start").disabled is False

@@ -47,17 +47,19 @@ def export_lora(args) -> int:
 
 
 def verify(args) -> int:
+    from exporter.export_report import FileReport
     from exporter.verify import summary_lines
 
-    done = _job(["verify", str(args.model_dir), str(args.gguf)], "verify")
-    for line in summary_lines(done):
+    report = FileReport.from_json(_job(["verify", str(args.model_dir), str(args.gguf)], "verify"))
+    for line in summary_lines(report):
         console.print(f"  {line}")
-    console.print("[green]parity passed[/]" if done["passed"] else "[bold red]parity FAILED[/]")
-    return 0 if done["passed"] else 1
+    console.print("[green]parity passed[/]" if report.passed else "[bold red]parity FAILED[/]")
+    return 0 if report.passed else 1
 
 
 def export(args) -> int:
     from exporter.export import export_args, summary_text
+    from exporter.export_report import ExportReport
     from hearth.paths import resolve_run
 
     run = resolve_run(args.run)
@@ -67,11 +69,12 @@ def export(args) -> int:
 
         with console.status(f"merging the adapter of {run.root.name} into its base first"):
             console.print(f"merged model: {merge_run(run)}")
-    done = _job(export_args(run.root, args.quant, lora=args.lora, serving=_serving(args, run)), "export")
-    console.print(summary_text(done))
-    if done.get("ollama"):
-        console.print(f"run it in Ollama: {done['ollama']}")
-    return 0 if done["passed"] else 1
+    report = ExportReport.from_json(_job(export_args(run.root, args.quant, lora=args.lora,
+                                                     serving=_serving(args, run)), "export"))
+    console.print(summary_text(report))
+    if report.ollama:
+        console.print(f"run it in Ollama: {report.ollama}")
+    return 0 if report.passed else 1
 
 
 def _serving(args, run) -> str:

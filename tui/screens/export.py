@@ -19,6 +19,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Button, Checkbox, ContentSwitcher, Footer, Header, Select, SelectionList, Static
 
+from exporter.export_report import ExportReport
 from hearth.paths import RunPaths
 from tui.catalog import RunSummary, run_summaries, summarize_run
 from tui.jobs import JobRunner
@@ -71,7 +72,7 @@ class ExportScreen(Screen):
         super().__init__()
         self.run = run
         self.runner: JobRunner | None = None
-        self.report: dict | None = None  # the report shown: the last export's, or the one just done
+        self.report: ExportReport | None = None  # the report shown: the last export's, or the one just done
         self.lora_problem: str | None = None
 
     def compose(self) -> ComposeResult:
@@ -129,7 +130,7 @@ class ExportScreen(Screen):
             self._show_run()
             self._refresh_controls()
 
-    def _show_run(self, report: dict | None = None) -> None:
+    def _show_run(self, report: ExportReport | None = None) -> None:
         """The run's state, whether its adapter can become a GGUF LoRA, and `report` (else its last export's)."""
         from exporter.export import read_report
         from exporter.lora import lora_refusal
@@ -147,14 +148,14 @@ class ExportScreen(Screen):
         if self.lora_problem:
             lora.value = False
         report = report or read_report(summary.run)
-        when = str(report.get("created", ""))[:16].replace("T", " ") if report else ""
-        last = (f" · last export {'passed' if report.get('passed') else 'FAILED'} {when}"
+        when = report.created[:16].replace("T", " ") if report else ""
+        last = (f" · last export {'passed' if report.passed else 'FAILED'} {when}"
                 if report else " · not exported yet")
         lora_note = f"\nno LoRA GGUF: {self.lora_problem}" if self.lora_problem and summary.has_adapter else ""
         state.update(said + last + lora_note)
         self._show_report(report)
 
-    def _show_report(self, report: dict | None) -> None:
+    def _show_report(self, report: ExportReport | None) -> None:
         self.report = report
         gguf_dir = self.run.gguf if self.run is not None else None
         table = self.query_one(VerifyTable)
@@ -162,7 +163,7 @@ class ExportScreen(Screen):
         self.query_one(CheckDetails).show_row(table.row_at(0), report)
         self.query_one(ExportOutputs).show_outputs(report, gguf_dir)
         notes = self.query_one(BehaviourNotes)
-        notes.show_warnings(report.get("warnings") if report else None, self.run.root.name if self.run else "RUN")
+        notes.show_warnings(report.warnings if report else None, self.run.root.name if self.run else "RUN")
         self.query_one("#export-result").set_class(report is None, "-empty")
         self.refresh_bindings()
 
@@ -181,7 +182,7 @@ class ExportScreen(Screen):
         able = {
             "start": not running and self._exportable(),
             "cancel": running,
-            "copy_command": bool(self.report and self.report.get("ollama")),
+            "copy_command": bool(self.report and self.report.ollama),
             "chat": not running and self.run is not None and bool(summarize_run(self.run).models),
         }
         return None if able.get(action) is False else True
@@ -254,7 +255,7 @@ class ExportScreen(Screen):
             if message.job == "merge":
                 self._begin_export()
                 return
-            self._show_run({k: v for k, v in message.done.items() if k not in ("event", "time")})  # the report
+            self._show_run(ExportReport.from_json(message.done))
             self.query_one("#export-body", ContentSwitcher).current = "export-result"
             self.query_one("#export-result").focus()  # arrows scroll the report; Tab reaches the table's rows
         self._refresh_controls()
@@ -279,9 +280,9 @@ class ExportScreen(Screen):
         body.current = "export-result" if body.current == "export-log" else "export-log"
 
     def action_copy_command(self) -> None:
-        if self.report and self.report.get("ollama"):
-            self.app.copy_to_clipboard(self.report["ollama"])
-            self.notify(f"copied: {self.report['ollama']}")
+        if self.report and self.report.ollama:
+            self.app.copy_to_clipboard(self.report.ollama)
+            self.notify(f"copied: {self.report.ollama}")
 
     def action_chat(self) -> None:
         models = summarize_run(self.run).models if self.run is not None and self.runner is None else ()

@@ -9,6 +9,8 @@ from pathlib import Path
 from rich.text import Text
 from textual.widgets import Static
 
+from exporter.export_report import ExportReport
+
 
 def _size(size: int) -> str:
     return f"{size / 1e6:,.1f} MB" if size >= 100_000 else f"{size / 1e3:,.1f} kB"
@@ -18,7 +20,7 @@ class ExportOutputs(Static):
     def on_mount(self) -> None:
         self.border_title = "files written"
 
-    def show_outputs(self, report: dict | None, gguf_dir: Path) -> None:
+    def show_outputs(self, report: ExportReport | None, gguf_dir: Path) -> None:
         if not report:
             self.update("")
             return
@@ -28,9 +30,9 @@ class ExportOutputs(Static):
         for path in files:
             text.append(f"  {path.name}", style="")
             text.append(f"  {_size(path.stat().st_size)}\n", style="dim")
-        if report.get("lora"):
-            text.append("LoRA applies to: ", style="bold").append(f"{report['lora']['base']}\n")
+        if report.lora:
+            text.append("LoRA applies to: ", style="bold").append(f"{report.lora['base']}\n")
         text.append("Modelfile: ", style="bold").append(f"{gguf_dir / 'Modelfile'}\n")
-        if report.get("ollama"):
-            text.append("run it in Ollama (y copies it):\n", style="bold").append(report["ollama"], style="cyan")
+        if report.ollama:
+            text.append("run it in Ollama (y copies it):\n", style="bold").append(report.ollama, style="cyan")
         self.update(text)

@@ -10,6 +10,8 @@ from typing import Callable
 from rich.text import Text
 from textual.widgets import DataTable, Static
 
+from exporter.export_report import ExportReport, FileReport
+
 NOT_MEASURED = Text("—", style="dim")  # the check does not apply to this kind of file
 
 
@@ -30,62 +32,59 @@ def _verdict(passed: bool | None, good: str = "pass", bad: str = "FAIL") -> Text
     return Text(good, style="green") if passed else Text(bad, style="bold red")
 
 
-def _perplexity(file: dict) -> Text:
-    ppl = file.get("perplexity")
-    return Text(f"{ppl['increase']:+.2%}") if ppl else NOT_MEASURED
+def _perplexity(file: FileReport) -> Text:
+    return Text(f"{file.perplexity['increase']:+.2%}") if file.perplexity else NOT_MEASURED
 
 
-def _stop(file: dict) -> Text:
-    stop = file.get("stop")
-    return _verdict(stop["passed"], "agree", "DIFFER") if stop else NOT_MEASURED
+def _stop(file: FileReport) -> Text:
+    return _verdict(file.stop["passed"], "agree", "DIFFER") if file.stop else NOT_MEASURED
 
 
 # (column title, the cell from a file's report row and its size). A LoRA row carries only `logits` and `passed`.
-COLUMNS: tuple[tuple[str, Callable[[dict, int | None], object]], ...] = (
-    ("file", lambda f, size: f["type"]),
+COLUMNS: tuple[tuple[str, Callable[[FileReport, int | None], object]], ...] = (
+    ("file", lambda f, size: f.type),
     ("size", lambda f, size: Text(_mb(size), justify="right")),
-    ("bos/eos", lambda f, size: _verdict(f["specials"]["passed"], "same", "DIFFER") if "specials" in f
-     else NOT_MEASURED),
-    ("tokenizer", lambda f, size: _count(f.get("tokenizer"), "probes", lambda c: len(c["mismatches"]))),
-    ("argmax", lambda f, size: _count(f.get("logits"), "positions", lambda c: c["argmax_mismatches"])),
+    ("bos/eos", lambda f, size: _verdict(f.specials["passed"], "same", "DIFFER") if f.specials else NOT_MEASURED),
+    ("tokenizer", lambda f, size: _count(f.tokenizer, "probes", lambda c: len(c["mismatches"]))),
+    ("argmax", lambda f, size: _count(f.logits, "positions", lambda c: c["argmax_mismatches"])),
     ("ppl Δ", lambda f, size: _perplexity(f)),
     ("stop", lambda f, size: _stop(f)),
-    ("fidelity", lambda f, size: _verdict(f["passed"])),
+    ("fidelity", lambda f, size: _verdict(f.passed)),
 )
 
 
-def report_rows(report: dict) -> list[dict]:
+def report_rows(report: ExportReport) -> list[FileReport]:
     """The report's files, then its LoRA (its check is argmax agreement of base + LoRA with the merged model)."""
-    rows = list(report.get("files", []))
-    lora = report.get("lora")
+    rows = list(report.files)
+    lora = report.lora
     if lora:
-        rows.append({"file": Path(lora["path"]).name, "type": "lora", "passed": lora["passed"],
-                     "logits": {key: lora[key] for key in ("positions", "argmax_mismatches", "passed")}})
+        rows.append(FileReport(Path(lora["path"]).name, "lora", passed=lora["passed"],
+                               logits={key: lora[key] for key in ("positions", "argmax_mismatches", "passed")}))
     return rows
 
 
-def file_sizes(report: dict, gguf_dir: Path | None) -> dict[str, int]:
+def file_sizes(report: ExportReport, gguf_dir: Path | None) -> dict[str, int]:
     """Each file's size: the quantizer's own numbers in the report, else the file on disk."""
     sizes: dict[str, int] = {}
-    f16 = next((f["file"] for f in report.get("files", []) if f.get("type") == "f16"), None)
-    for q in report.get("quantize", []):
+    f16 = next((f.file for f in report.files if f.type == "f16"), None)
+    for q in report.quantize:
         sizes[q["file"]] = q["bytes_after"]
         if f16 is not None:
             sizes.setdefault(f16, q["bytes_before"])
     for row in report_rows(report):
-        path = Path(gguf_dir) / row["file"] if gguf_dir is not None else None
-        if row["file"] not in sizes and path is not None and path.is_file():
-            sizes[row["file"]] = path.stat().st_size
+        path = Path(gguf_dir) / row.file if gguf_dir is not None else None
+        if row.file not in sizes and path is not None and path.is_file():
+            sizes[row.file] = path.stat().st_size
     return sizes
 
 
-def detail_lines(row: dict, report: dict) -> list[str]:
+def detail_lines(row: FileReport, report: ExportReport) -> list[str]:
     """The exporter's own sentences for one row (its behaviour warnings are shown apart, not here)."""
     from exporter.export import lora_line
     from exporter.verify import summary_lines
 
-    if row["type"] == "lora":
-        return [lora_line(report["lora"])]
+    if row.type == "lora":
+        return [lora_line(report.lora)]
     return [line for line in summary_lines(row) if not line.startswith("warning:")]
 
 
@@ -94,21 +93,21 @@ class VerifyTable(DataTable):
 
     def __init__(self, **kwargs) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
-        self.report: dict | None = None
-        self.file_rows: list[dict] = []
+        self.report: ExportReport | None = None
+        self.file_rows: list[FileReport] = []
 
     def on_mount(self) -> None:
         self.border_title = "fidelity (decides pass/fail)"
         self.add_columns(*(title for title, _ in COLUMNS))
 
-    def show_report(self, report: dict | None, gguf_dir: Path | None = None) -> None:
+    def show_report(self, report: ExportReport | None, gguf_dir: Path | None = None) -> None:
         self.clear()
         self.report, self.file_rows = report, report_rows(report) if report else []
         sizes = file_sizes(report, gguf_dir) if report else {}
         for row in self.file_rows:
-            self.add_row(*(cell(row, sizes.get(row["file"])) for _, cell in COLUMNS), key=row["file"])
+            self.add_row(*(cell(row, sizes.get(row.file)) for _, cell in COLUMNS), key=row.file)
 
-    def row_at(self, index: int) -> dict | None:
+    def row_at(self, index: int) -> FileReport | None:
         return self.file_rows[index] if 0 <= index < len(self.file_rows) else None
 
     def cell_text(self, row: int, column: str) -> str:
@@ -120,6 +119,6 @@ class VerifyTable(DataTable):
 class CheckDetails(Static):
     """One file's checks in the exporter's own sentences."""
 
-    def show_row(self, row: dict | None, report: dict | None) -> None:
-        self.border_title = f"checks of {row['file']}" if row else ""
+    def show_row(self, row: FileReport | None, report: ExportReport | None) -> None:
+        self.border_title = f"checks of {row.file}" if row else ""
         self.update("\n".join(detail_lines(row, report)) if row and report else "")
