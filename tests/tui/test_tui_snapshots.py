@@ -28,7 +28,7 @@ HOME = ("runs", "readings", "personas", "chats", "no runs yet — press t to tra
         "c chat", "a tarot", "t train", "e export", "v eval", "r refresh", "q quit", "f2 theme", "^p palette")
 TRAIN = ("sft", "tiny-offline", "recipe's base", "or a path / hub id", "data files (empty: the recipe's)", "Add…",
          "Check data", "Start", "Cancel", "steps", "epochs", "lr", "lora r", "alpha", "dropout", "max len",
-         "eval frac", "log", "esc back", "^o add data", "f2 theme", "^p palette")
+         "eval frac", "log", "esc back", "^o add data", "^x cancel", "f2 theme", "^p palette")
 CHAT = ("no exported model", "林栀 · linzhi", "say something (enter sends)", "esc back", "^r retry")
 CHAT_WIDE = ("model", "persona")
 TAROT = ("no exported model", "三张牌 · 3", "匿名", "history", "esc stop/back", "^n new question", "f2 theme")

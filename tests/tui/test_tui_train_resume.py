@@ -1,6 +1,6 @@
 """Cancel keeps the last checkpoint and Resume continues from it, on the real training child and the tiny base,
 driven from the train screen as a person would: a field edited, Start, step events, Cancel, Resume (Enter on the
-button the screen focuses), step events after the checkpoint, Cancel again. (The fake child's cancel path and the
+button the screen focuses), step events after the checkpoint, ctrl+x (Cancel's key) again. (The fake child's cancel path and the
 button states: test_tui_train.py.)"""
 
 from __future__ import annotations
@@ -22,12 +22,16 @@ def _log(screen) -> str:
     return "\n".join(line.text for line in screen.query_one("#job-log").lines)
 
 
-async def _cancel_after_a_step(pilot, screen, after: int = 0) -> int:
-    """Wait for a step event past `after`, press Cancel, wait for the child to stop; the step it stopped at."""
+async def _cancel_after_a_step(pilot, screen, after: int = 0, key: str | None = None) -> int:
+    """Wait for a step event past `after`, press Cancel (or `key`), wait for the child to stop; the step it
+    stopped at."""
     bar = screen.query_one("#job-bar")
     await wait_for(pilot, lambda: screen.query_one(TrainProgress).losses and (bar.progress or 0) > after,
                    timeout=180, what=f"a step event after step {after}")
-    await pilot.click("#cancel")
+    if key is None:
+        await pilot.click("#cancel")
+    else:
+        await pilot.press(key)
     await wait_for(pilot, lambda: screen.runner is None, timeout=90, what="training to stop")
     stopped = screen.run.latest_checkpoint()
     assert stopped is not None, _log(screen)
@@ -53,7 +57,7 @@ async def test_cancel_keeps_the_checkpoint_and_resume_continues_it(installed_tin
 
         await pilot.press("enter")  # Resume
         await wait_for(pilot, lambda: screen.runner is not None, what="the resumed child")
-        second = await _cancel_after_a_step(pilot, screen, after=first)
+        second = await _cancel_after_a_step(pilot, screen, after=first, key="ctrl+x")  # the footer's cancel key
         assert second > first
         assert f"training from step {first} to 400" in _log(screen)  # from the checkpoint, not from 0
         steps = [row["step"] for row in map(json.loads, run.metrics.read_text(encoding="utf-8").splitlines())

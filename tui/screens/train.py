@@ -131,7 +131,9 @@ def start_label(summary: RunSummary) -> str:
 
 
 class TrainScreen(Screen):
-    BINDINGS = [Binding("escape", "back", "back"), Binding("ctrl+o", "add_data", "add data")]
+    # ctrl+x: a key for Cancel (the form is greyed while a job runs, so no Input takes it for cut then)
+    BINDINGS = [Binding("escape", "back", "back"), Binding("ctrl+o", "add_data", "add data"),
+                Binding("ctrl+x", "cancel", "cancel")]
 
     def __init__(self, run: RunPaths | None = None, start_from: RunPaths | None = None):
         """`run`: a run to resume, merge or export; `start_from`: the run dpo/kto preselect (default: `run`)."""
@@ -358,6 +360,7 @@ class TrainScreen(Screen):
 
     def _begin(self, job: str, module: str, args: list[str]) -> JobRunner:
         self.runner = JobRunner(job, module, args, self.post_message)
+        self.refresh_bindings()
         self.query_one(TrainProgress).begin(f"{JOBS[job][0]}…")
         self.query_one(JobLog).say(f"— {JOBS[job][0]} —", "bold")
         self._refresh_buttons()
@@ -417,6 +420,7 @@ class TrainScreen(Screen):
         for renderable in report_renderables(result.report, result.tokenizer):
             log.write(renderable)
         progress.status(summary_line(result.report))
+        self.query_one("#start", Button).focus()  # checked: Enter starts (the button had lost the focus while greyed)
         if result.report.rows_rejected:
             self.notify(f"{result.report.rows_rejected} rows rejected (file:line and why in the log)",
                         severity="warning")
@@ -456,8 +460,13 @@ class TrainScreen(Screen):
     def _chat(self) -> None:
         self.app.open_chat(model=summarize_run(self.run).models[0])
 
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        """Keys that cannot do anything now are greyed in the footer (None), not hidden."""
+        able = {"cancel": self.runner is not None, "add_data": self.runner is None}
+        return None if able.get(action) is False else True
+
     @on(Button.Pressed, "#cancel")
-    def _cancel(self) -> None:
+    def action_cancel(self) -> None:
         if self.runner is not None:
             self.runner.cancel()
             self.query_one(TrainProgress).status("stopping… (training saves a checkpoint first)")
@@ -499,6 +508,7 @@ class TrainScreen(Screen):
 
     def on_job_ended(self, message: JobEnded) -> None:
         self.runner = None
+        self.refresh_bindings()
         progress, log = self.query_one(TrainProgress), self.query_one(JobLog)
         if message.cancelled:
             step = (message.done or {}).get("step")
