@@ -26,7 +26,7 @@ SIZES = ((80, 24), (120, 36))
 # what must be visible at every size, and what only from 120 columns on (the footer's keys: footer_keys below)
 HOME = ("runs", "readings", "personas", "chats", "no runs yet — press t to train", "林栀 · linzhi", "i: import a card",
         "c chat", "a tarot", "t train", "e export", "v eval", "r refresh", "q quit", "f2 theme", "^p palette")
-TRAIN = ("sft", "tiny-offline", "recipe's base", "or a path / hub id", "data files (empty: the recipe's)", "Add…",
+TRAIN = ("sft", "tiny-offline", "recipe's base", "or a path / hub id", "data (empty: recipe's)", "Add…",
          "Check data", "Start", "Cancel", "steps", "epochs", "lr", "lora r", "alpha", "dropout", "max len",
          "eval frac", "log", "esc back", "^o add data", "^x cancel", "f2 theme", "^p palette")
 CHAT = ("no exported model", "林栀 · linzhi", "say something (enter sends)", "esc back", "^r retry")

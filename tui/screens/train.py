@@ -56,7 +56,7 @@ SFT = "sft"
 # the form's widgets each kind of method uses: sft picks a recipe and a base, dpo/kto the run they start from
 METHOD_WIDGETS = {True: ("#recipe", "#base", "#base-path"), False: ("#start-from",)}
 # sft? -> what the empty data line means (a dpo/kto run's recipe is the start run's, whose data is not preferences)
-DATA_HINTS = {True: "data files (empty: the recipe's)", False: "pairs or rated replies"}
+DATA_HINTS = {True: "data (empty: recipe's)", False: "pairs or rated replies"}  # whole beside Resume at 80
 
 # event kind -> what the progress widget does with it (every kind but `step` also goes to the log)
 PROGRESS_EVENTS = {
