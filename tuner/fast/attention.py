@@ -84,13 +84,14 @@ def _flash_varlen(query, key, value, cu, longest, scaling):
 
 
 def _sdpa_per_conversation(query, key, value, cu, scaling):
-    """One causal SDPA per conversation: the plain-PyTorch statement of what varlen computes."""
-    groups = query.shape[1] // key.shape[1]
-    key, value = (t.repeat_interleave(groups, dim=1) for t in (key, value))
+    """One causal SDPA per conversation: the plain-PyTorch statement of what varlen computes. K/V
+    heads are read grouped (`enable_gqa`), not repeated: no copies of K and V, same forward bits."""
     bounds = cu.tolist()
+    gqa = query.shape[1] != key.shape[1]
     pieces = [
         F.scaled_dot_product_attention(
-            query[:, :, start:end], key[:, :, start:end], value[:, :, start:end], is_causal=True, scale=scaling
+            query[:, :, start:end], key[:, :, start:end], value[:, :, start:end], is_causal=True, scale=scaling,
+            enable_gqa=gqa,
         )
         for start, end in zip(bounds[:-1], bounds[1:])
         if end > start
