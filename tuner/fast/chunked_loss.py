@@ -6,7 +6,10 @@ is worked out in the same pass (softmax minus one-hot, times the head weight), s
 single multiply by the incoming scalar: two matrix products per chunk, none recomputed.
 
 Logits are accumulated in fp32 (as the plain path's fused head does): rounding each chunk's
-product to bf16 before the softmax would bias the loss.
+product to bf16 before the softmax would bias the loss. The one exception is the CPU's bf16 step
+(`fast.cpu_bf16`): the CPU has no bf16 product with an fp32 result, so there the logits are rounded
+to bf16 (then upcast for the softmax) in exchange for a 2-3x faster head; the loss stays within
+~0.1% (tests/tuner/fast/test_cpu_bf16.py, docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -16,9 +19,10 @@ import torch
 def _compute_dtype(hidden: torch.Tensor, weight: torch.Tensor, requested: torch.dtype | None) -> torch.dtype:
     """The matmul operands' dtype: on CUDA the run's half precision (its autocast dtype, or either
     side's dtype: QLoRA keeps the head and final norm in fp32 after `prepare_model_for_kbit_training`);
-    fp32 elsewhere. Logits are fp32 either way."""
+    on the CPU bf16 when asked (the CPU's bf16 autocast, `fast.cpu_bf16`), fp32 otherwise. The
+    softmax and the loss are fp32 either way."""
     if not hidden.is_cuda:
-        return torch.float32
+        return torch.bfloat16 if requested == torch.bfloat16 else torch.float32
     halves = [t.dtype for t in (hidden, weight) if t.dtype in (torch.bfloat16, torch.float16)]
     return requested or (halves[0] if halves else torch.float32)
 
@@ -29,6 +33,10 @@ def _logits_fp32(hidden: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor 
             logits = torch.mm(hidden, weight.t(), out_dtype=torch.float32)
         except (TypeError, RuntimeError):  # older PyTorch: upcast the operands instead
             logits = hidden.float() @ weight.float().t()
+    elif not hidden.is_cuda and hidden.dtype == torch.bfloat16:
+        # The CPU has no fp32-output bf16 product: oneDNN accumulates in fp32 and rounds the logits to
+        # bf16 (a relative 2^-9), 2-3x faster than fp32 operands; the loss stays close (docs/benchmarks.md).
+        logits = (hidden @ weight.t()).float()
     else:
         logits = hidden.float() @ weight.float().t()
     if bias is not None:
@@ -61,13 +69,17 @@ class _ChunkedCrossEntropy(torch.autograd.Function):
             logits = _logits_fp32(h, weight, bias)
             rows = torch.arange(t.shape[0], device=t.device)
             target_logit = logits[rows, t]
-            num_correct += (logits.argmax(dim=-1) == t).sum()
-            lse = torch.logsumexp(logits, dim=-1)
-            loss_sum += (lse - target_logit).sum()
+            top, best = logits.max(dim=-1)
+            num_correct += (best == t).sum()
+            # One exp pass over the [chunk, vocabulary] buffer, in place, serves both the log-sum-exp
+            # and the softmax (logsumexp, then exp(logits - lse), would make two).
+            unnormalised = logits.sub_(top.unsqueeze(1)).exp_()
+            total = unnormalised.sum(dim=-1)
+            loss_sum += (top + total.log() - target_logit).sum()
             if grad_hidden is None and grad_weight is None and grad_bias is None:
                 continue
             # d(loss_sum)/d(logits) = softmax - onehot, built in place over the logits buffer
-            grad_logits = logits.sub_(lse.unsqueeze(1)).exp_()
+            grad_logits = unnormalised.div_(total.unsqueeze(1))
             grad_logits[rows, t] -= 1.0
             if grad_bias is not None:
                 grad_bias += grad_logits.sum(0)

@@ -16,6 +16,7 @@ from trl import SFTTrainer
 
 from hearth.errors import UserError
 from tuner.fast.attention import ATTENTION_NAME, varlen_kernel_available
+from tuner.fast.cpu_bf16 import wants_cpu_bf16
 from tuner.fast.packing import PackedCollator
 from tuner.fast.settings import FastSettings
 
@@ -57,6 +58,7 @@ class FastPath:
     checkpointing: bool | None = None  # None: decided by the token-budget probe
     fused_lora: bool = False
     compile: bool = False
+    cpu_bf16: bool = False  # the step under bf16 autocast on the CPU (tuner/fast/cpu_bf16.py)
     token_budget: int | None = None  # tokens per micro-step, once the trainer has settled it
     notes: list[str] = field(default_factory=list)
 
@@ -98,6 +100,7 @@ class FastPath:
             f"fused LoRA {'on' if self.fused_lora else 'off'}",
             "checkpointing " + {True: "on", False: "off", None: "auto"}[self.checkpointing],
             f"compile {'on' if self.compile else 'off'}",
+            *(["CPU bf16 autocast on"] if self.cpu_bf16 else []),
         ]
         return "fast path: " + ", ".join(parts) + "".join(f"; {note}" for note in self.notes)
 
@@ -113,6 +116,7 @@ def choose_fast_path(settings: FastSettings, model: torch.nn.Module, has_cuda: b
     # 4-bit layers are left eager: bitsandbytes' kernels inside a compiled layer are not yet measured.
     path.compile = (has_cuda and not is_four_bit(model)) if wants_compile is None else wants_compile
     path.fused_lora = settings.fused_lora
+    path.cpu_bf16 = wants_cpu_bf16(settings.cpu_bf16, getattr(model, "dtype", torch.float32), has_cuda)
 
     if settings.packing and settings.attention == "auto" and not _uses_sliding_window(config):
         path.attention = ATTENTION_NAME

@@ -22,8 +22,9 @@ from trl import SFTTrainer
 
 from hearth.events import emit
 from tuner.fast.attention import ATTENTION_NAME, register_varlen_attention
+from tuner.fast.cpu_bf16 import cpu_bf16_autocast
 from tuner.fast.compiled_layers import compile_decoder_layers, uncompile_decoder_layers
-from tuner.fast.fused_lora import install_fused_lora
+from tuner.fast.fused_lora import forget_last_cast, install_fused_lora
 from tuner.fast.head import install_chunked_head
 from tuner.fast.lean_steps import install_lean_train_mode, install_lean_zero_grad, trainable_parameters
 from tuner.fast.packing import PackedCollator, TokenBudgetBatchSampler
@@ -308,6 +309,14 @@ class FastSFTTrainer(SFTTrainer):
                 release_memory()
 
     # ----- the loss -----
+
+    def compute_loss_context_manager(self):
+        """Training, evaluation and the probes all enter here: the CPU's bf16 autocast goes on top."""
+        stack = super().compute_loss_context_manager()
+        if self.fast_path.cpu_bf16:
+            stack.enter_context(cpu_bf16_autocast())
+            stack.callback(forget_last_cast)
+        return stack
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         if not self.fast_path.chunked_loss or return_outputs:

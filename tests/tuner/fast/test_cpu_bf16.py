@@ -1,0 +1,141 @@
+"""`fast.cpu_bf16` (tuner/fast/cpu_bf16.py): where it turns on, and that a step under it really multiplies in bf16
+while the loss, the gradients and the dropout stay what fp32's are, within bf16's rounding."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from hearth.errors import UserError
+from tests.tuner.fast.tiny_qwen import conversation, lora_trainer, tiny_qwen2
+from tuner.fast.cpu_bf16 import cpu_has_native_bf16, wants_cpu_bf16
+from tuner.fast.plan import choose_fast_path
+from tuner.fast.settings import FastSettings
+
+
+def test_the_setting_is_a_switch_and_auto_follows_the_cpu_flags(tmp_path, monkeypatch):
+    assert FastSettings(cpu_bf16=False).cpu_bf16 == "off"  # YAML's bare off
+    with pytest.raises(UserError, match="fast.cpu_bf16"):
+        FastSettings(cpu_bf16="fast")
+    zen4 = tmp_path / "zen4"
+    zen4.write_text("processor\t: 0\nflags\t\t: fpu avx2 avx512f avx512_bf16 avx512_vnni\n")
+    old = tmp_path / "old"
+    old.write_text("processor\t: 0\nflags\t\t: fpu avx2 avx512f\n")
+    assert cpu_has_native_bf16(str(zen4)) and not cpu_has_native_bf16(str(old))
+    assert not cpu_has_native_bf16(str(tmp_path / "missing"))
+
+    monkeypatch.setattr("tuner.fast.cpu_bf16.cpu_has_native_bf16", lambda: True)
+    assert wants_cpu_bf16("auto", torch.float32, has_cuda=False)
+    assert not wants_cpu_bf16("off", torch.float32, has_cuda=False)
+    assert not wants_cpu_bf16("auto", torch.bfloat16, has_cuda=False)  # a bf16 model runs in its own dtype
+    assert not wants_cpu_bf16("on", torch.float32, has_cuda=True)  # CUDA: the recipe's dtype decides
+    monkeypatch.setattr("tuner.fast.cpu_bf16.cpu_has_native_bf16", lambda: False)
+    assert not wants_cpu_bf16("auto", torch.float32, has_cuda=False)
+    assert wants_cpu_bf16("on", torch.float32, has_cuda=False)
+
+    model = tiny_qwen2()
+    on = choose_fast_path(FastSettings(cpu_bf16="on"), model, has_cuda=False)
+    assert on.cpu_bf16 and "CPU bf16 autocast on" in on.describe()
+    assert not choose_fast_path(FastSettings(cpu_bf16="off"), model, has_cuda=False).cpu_bf16
+
+
+def _step(cpu_bf16: str, tmp_path, seen: list):
+    rows = [conversation(n, seed) for seed, n in enumerate([23, 40, 17])]
+    trainer, model = lora_trainer(True, torch.float32, rows, tmp_path / cpu_bf16, cpu_bf16=cpu_bf16)
+    q_proj = model.get_base_model().model.layers[0].self_attn.q_proj  # PEFT's LoRA layer around the frozen one
+    q_proj.register_forward_hook(lambda module, args, out: seen.append(out.dtype))
+    batch = trainer._prepare_inputs(next(iter(trainer.get_train_dataloader())))
+    model.train()
+    with trainer.compute_loss_context_manager():  # what training, evaluation and the probes enter
+        loss = trainer.compute_loss(model, batch)
+    loss.backward()
+    grads = torch.cat([p.grad.flatten() for p in model.parameters() if p.requires_grad])
+    return loss.item(), grads
+
+
+def test_a_step_under_cpu_bf16_multiplies_in_bf16_and_keeps_the_loss_and_gradients(tmp_path):
+    fp32_dtypes, bf16_dtypes = [], []
+    fp32_loss, fp32_grads = _step("off", tmp_path, fp32_dtypes)
+    bf16_loss, bf16_grads = _step("on", tmp_path, bf16_dtypes)
+    assert fp32_dtypes == [torch.float32] and bf16_dtypes == [torch.bfloat16]  # the setting takes effect
+    assert bf16_grads.dtype == torch.float32  # the adapter and its gradients stay fp32
+    assert bf16_loss == pytest.approx(fp32_loss, rel=1e-2)
+    assert torch.nn.functional.cosine_similarity(bf16_grads, fp32_grads, dim=0) > 0.99
+
+
+def test_fused_lora_under_cpu_bf16_drops_out_like_dropout_and_backpropagates_through_the_same_mask(monkeypatch):
+    from tuner.fast import fused_lora
+
+    masks = []
+    kept_unscaled = fused_lora._kept_unscaled
+    monkeypatch.setattr(fused_lora, "_kept_unscaled", lambda x, p: masks.append(kept_unscaled(x, p)) or masks[-1])
+    torch.manual_seed(0)
+    p, scale = 0.25, 2.0
+    x = torch.randn(400, 32, requires_grad=True)
+    base_out = torch.randn(400, 24).bfloat16()
+    lora_a = torch.randn(8, 32, requires_grad=True)
+    lora_b = torch.randn(24, 8, requires_grad=True)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = fused_lora._LoraBranch.apply(x, base_out, lora_a, lora_b, scale, p)
+    out.float().square().sum().backward()
+    keep = masks[0][1]
+    assert out.dtype == torch.bfloat16 and keep.float().mean().item() == pytest.approx(1 - p, abs=0.02)
+
+    # The same branch by hand with the same mask, inverted dropout, in fp32: what the fused one approximates.
+    x_ref, a_ref, b_ref = (t.detach().clone().requires_grad_() for t in (x, lora_a, lora_b))
+    dropped = x_ref.bfloat16().float() * keep / (1 - p)
+    ref = base_out.float() + scale * (dropped @ a_ref.bfloat16().float().t()) @ b_ref.bfloat16().float().t()
+    ref.square().sum().backward()
+    assert (out.float() - ref).abs().max() < 1e-2 * ref.abs().max()  # bf16's rounding, no more
+    for fused, manual in ((x.grad, x_ref.grad), (lora_a.grad, a_ref.grad), (lora_b.grad, b_ref.grad)):
+        assert fused.dtype == torch.float32
+        assert torch.nn.functional.cosine_similarity(fused.flatten(), manual.flatten(), dim=0) > 0.999
+    assert (x.grad[~keep] == 0).all()  # dropped inputs get no gradient through the branch
+
+
+def test_the_frozen_weights_bf16_copy_is_made_once_and_again_when_the_weight_changes():
+    from tuner.fast.fused_lora import _bf16_base_weight
+
+    layer = torch.nn.Linear(8, 4).requires_grad_(False)
+    first = _bf16_base_weight(layer)
+    assert first.dtype == torch.bfloat16 and _bf16_base_weight(layer) is first
+    with torch.no_grad():
+        layer.weight.add_(1.0)  # written in place (a new state loaded into the model)
+    assert torch.equal(_bf16_base_weight(layer), layer.weight.bfloat16())
+
+
+def test_a_merged_lora_layer_drops_its_bf16_copy_so_the_unmerged_one_reads_the_weight_afresh():
+    from peft import LoraConfig, get_peft_model
+
+    from tuner.fast.fused_lora import install_fused_lora
+
+    model = get_peft_model(tiny_qwen2(seed=3), LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj"]))
+    install_fused_lora(model)
+    q_proj = model.get_base_model().model.layers[0].self_attn.q_proj
+    ids = torch.tensor([conversation(12, 1)["input_ids"]])
+    with torch.autocast("cpu", dtype=torch.bfloat16), torch.no_grad():
+        model(input_ids=ids)
+        assert "_hearth_bf16_weight" in q_proj.base_layer.__dict__
+        model.merge_adapter()
+        model(input_ids=ids)
+        assert "_hearth_bf16_weight" not in q_proj.base_layer.__dict__
+
+
+def test_the_chunked_loss_with_a_bf16_head_on_the_cpu_stays_close_to_fp32():
+    from tuner.fast.chunked_loss import chunked_cross_entropy
+
+    torch.manual_seed(0)
+    hidden = torch.randn(300, 64, requires_grad=True)
+    weight = torch.randn(2000, 64) * 0.3
+    targets = torch.randint(0, 2000, (300,))
+    losses, grads = {}, {}
+    for dtype in (None, torch.bfloat16):
+        hidden.grad = None
+        loss, _correct = chunked_cross_entropy(hidden, weight, targets, chunk_tokens=128, compute_dtype=dtype)
+        loss.backward()
+        losses[dtype], grads[dtype] = loss.item(), hidden.grad.clone()
+    reference = torch.nn.functional.cross_entropy(hidden.detach() @ weight.t(), targets, reduction="sum").item()
+    assert losses[None] == pytest.approx(reference, rel=1e-5)
+    assert losses[torch.bfloat16] == pytest.approx(reference, rel=2e-3)
+    assert grads[torch.bfloat16].dtype == torch.float32
+    assert torch.nn.functional.cosine_similarity(grads[None].flatten(), grads[torch.bfloat16].flatten(), dim=0) > 0.999

@@ -1,0 +1,44 @@
+"""bf16 matrix products on a CPU that multiplies bf16 natively (`fast.cpu_bf16`).
+
+A fp32 model on a CPU spends most of a LoRA step in matrix products (64% of a SmolLM2-135M step,
+profiled in docs/benchmarks.md). CPUs with AVX-512 BF16 or AMX run bf16 products 2.5-3x faster
+than fp32 ones (oneDNN, fp32 accumulation inside). Under `torch.autocast("cpu", bfloat16)` the
+linear layers and attention take bf16 operands while the weights, the residual stream, the norms,
+the softmax and the optimizer stay fp32 — the same mixed precision as bf16 training on a GPU, so
+the loss is close to fp32's but not bit-equal (measured over the bench's steps in
+docs/benchmarks.md). Without native bf16 the products are emulated and slower, so "auto" leaves
+such CPUs in fp32.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from functools import cache
+from pathlib import Path
+
+import torch
+
+# /proc/cpuinfo flags that mean bf16 products run in hardware (AVX-512 BF16 on Zen 4+/Cooper Lake+, AMX on Sapphire Rapids+).
+NATIVE_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
+
+
+@cache
+def cpu_has_native_bf16(cpuinfo: str = "/proc/cpuinfo") -> bool:
+    try:
+        text = Path(cpuinfo).read_text()
+    except OSError:  # not Linux: no cheap way to know, stay in fp32
+        return False
+    flags = next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), [])
+    return any(flag in flags for flag in NATIVE_BF16_FLAGS)
+
+
+def wants_cpu_bf16(setting: str, model_dtype: torch.dtype, has_cuda: bool) -> bool:
+    """"on": always on a CPU; "auto": where the CPU multiplies bf16 natively; never for a model that is
+    already in half precision (it runs in its own dtype) nor on CUDA (the recipe's dtype decides there)."""
+    if has_cuda or setting == "off" or model_dtype != torch.float32:
+        return False
+    return setting == "on" or cpu_has_native_bf16()
+
+
+def cpu_bf16_autocast() -> contextlib.AbstractContextManager:
+    return torch.autocast("cpu", dtype=torch.bfloat16)
