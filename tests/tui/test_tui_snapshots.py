@@ -10,7 +10,7 @@ plain text checks of the screen's own rendering instead of stored SVGs."""
 from __future__ import annotations
 
 import pytest
-from tui_helpers import wait_for
+from tui_helpers import screen_rows, wait_for
 
 from tui.app import HearthApp
 from tui.screens.chat import ChatScreen
@@ -57,11 +57,6 @@ SCREENS = {
     "export": (open_export, ExportScreen, EXPORT, ()),
     "eval": (open_eval, EvalScreen, EVAL, ()),
 }
-
-
-def screen_rows(screen) -> list[str]:
-    """The screen as the terminal shows it, one string per row."""
-    return ["".join(segment.text for segment in strip) for strip in screen._compositor.render_strips()]  # noqa: SLF001
 
 
 def missing(rows: list[str], labels) -> list[str]:

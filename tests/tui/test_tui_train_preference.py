@@ -9,7 +9,7 @@ import shutil
 
 import pytest
 import yaml
-from tui_helpers import make_run, wait_for
+from tui_helpers import make_run, screen_rows, wait_for
 
 from hearth.errors import UserError
 from hearth.paths import RunPaths, runs_dir
@@ -109,3 +109,20 @@ async def test_dpo_from_the_highlighted_run_checks_pairs_and_trains_to_done(inst
         assert "loading tokenizer and DPO data" in _log(screen)
         assert not screen.query_one("#merge").disabled  # a preference run merges and exports as an SFT one does
         assert str(run.root) in [root for _, root in screen._starts]  # and can be started from in turn
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 36)])
+async def test_the_dpo_form_shows_the_run_it_starts_from_whole(size):
+    start = make_run("tiny-offline-20250101-000000", adapter=True)
+    start.recipe.write_text(load_recipe("tiny-offline").to_yaml(), encoding="utf-8")
+    app = HearthApp()
+    async with app.run_test(size=size) as pilot:
+        await pilot.press("t")
+        screen = app.screen
+        screen.query_one("#method").value = "kto"
+        await pilot.pause(0.3)
+        rows = screen_rows(screen)
+        assert any("kto" in row and "from tiny-offline-20250101-000000 · adapter" in row for row in rows), rows
+        assert any("pairs or rated replies" in row for row in rows)
+        region = screen.query_one("#start-from").region
+        assert region.right <= size[0] and region.width >= len("from tiny-offline-20250101-000000 · adapter") + 6

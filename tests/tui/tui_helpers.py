@@ -22,6 +22,11 @@ async def wait_for(pilot, condition, timeout: float = 30.0, what: str = "the con
     pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
+def screen_rows(screen) -> list[str]:
+    """The screen as the terminal shows it, one string per row."""
+    return ["".join(segment.text for segment in strip) for strip in screen._compositor.render_strips()]  # noqa: SLF001
+
+
 def make_run(name: str, recipe: str = "tiny-offline", steps: int = 0, adapter: bool = False,
              gguf: Path | None = None) -> RunPaths:
     """A run directory as training and export leave it (only the files the app reads)."""
