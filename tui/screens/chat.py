@@ -16,9 +16,8 @@ the work.
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, NamedTuple
+from typing import Callable, NamedTuple
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -29,37 +28,12 @@ from textual.widgets import Footer, Header, Input, Label, Select, Static
 
 from companion import chat_commands
 from companion.engine import CANCELLED
-from companion.reasoning import Chunk
 from hearth.errors import UserError
 from tui.catalog import NO_PERSONA, chat_models, model_label, persona_choices
+from tui.screens.streaming import NO_MODEL, batched
 from tui.messages import ReplyChunk, ReplyDone, ReplyFailed, ReplyStarted, SessionFailed, SessionReady
 from tui.widgets.conversation import ConversationView
 from tui.widgets.curation_dialogs import EditReplyDialog, RatingDialog
-
-# How often a streaming reply is pushed to the screen: tokens arriving faster are joined first.
-FLUSH_INTERVAL_S = 1 / 30
-
-NO_MODEL = "no exported model yet — train a run (t on the home screen), then merge and export it (e)"
-
-
-def batched(chunks: Iterable[Chunk], interval: float = FLUSH_INTERVAL_S) -> Iterator[Chunk]:
-    """Join consecutive chunks of the same kind that arrive within `interval` of the last flush."""
-    pending: list[str] = []
-    kind = None
-    flushed_at = time.monotonic()
-    for chunk in chunks:
-        if pending and chunk.kind != kind:
-            yield Chunk("".join(pending), kind)
-            pending = []
-        pending.append(chunk.text)
-        kind = chunk.kind
-        now = time.monotonic()
-        if now - flushed_at >= interval:
-            yield Chunk("".join(pending), kind)
-            pending, flushed_at = [], now
-    if pending:
-        yield Chunk("".join(pending), kind)
-
 
 def context_use(session) -> tuple[int, float | None]:
     """(tokens of the context the conversation fills, the last reply's tokens/s). A reply's stored stats
@@ -85,9 +59,7 @@ def open_chat_session(engine, store, persona: str, resume: int | None, user_name
     settings = engine.settings
     chosen = chat_persona(persona if installed else None, model_path=settings.model_path,
                           lora_path=settings.lora_path, user_name=user_name)
-    if resume is not None:
-        return ChatSession.resume(engine, store, resume, persona=chosen.prompt, user_name=chosen.user_name)
-    return ChatSession(engine, store, persona=chosen.prompt, persona_name=chosen.name, user_name=chosen.user_name)
+    return ChatSession.open(engine, store, chosen, resume)
 
 
 class Command(NamedTuple):

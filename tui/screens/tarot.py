@@ -32,7 +32,7 @@ from tui.catalog import chat_models, model_label
 from spreads.reading import DEFAULT_PERSON, READER, ReadingRequest, reading_language, store_reading
 from spreads.reading_rows import stored_language, stored_layout
 from tui.messages import ReadingDone, ReadingFailed, ReplyChunk
-from tui.screens.chat import NO_MODEL, batched
+from tui.screens.streaming import NO_MODEL, batched
 from tui.widgets.card_table import CardTable
 from tui.widgets.conversation import ConversationView
 from tui.widgets.message_bubble import MessageBubble
