@@ -51,7 +51,13 @@ class _LoraBranch(torch.autograd.Function):
             else:
                 dropped, mask = x2, None
                 xa = dropped @ a.t()
-            out = torch.addmm(base_out.reshape(-1, base_out.shape[-1]), xa, b.t(), alpha=scale)
+            if cpu_bf16:
+                # The adapter's small update added in fp32: rounded into the bf16 base output it mostly
+                # vanished (below half a bf16 step), so the loss read ~1% high once B had grown (measured).
+                out = torch.addmm(base_out.reshape(-1, base_out.shape[-1]).float(), xa.float(), lora_b.float().t(),
+                                  alpha=scale)
+            else:
+                out = torch.addmm(base_out.reshape(-1, base_out.shape[-1]), xa, b.t(), alpha=scale)
         # On the CPU in fp32 keep x and the 1-byte mask instead of the dropped copy: q/k/v (and
         # gate/up) read the same x, so it is kept once; backward redoes one multiply (same bits).
         ctx.redo_dropout = mask is not None and not x.is_cuda and x.dtype == dtype == torch.float32
@@ -59,7 +65,8 @@ class _LoraBranch(torch.autograd.Function):
         ctx.save_for_backward(x2 if ctx.redo_dropout else dropped, mask, xa, a, b)
         ctx.scale, ctx.dropout_p, ctx.x_dtype = scale, dropout_p, x.dtype
         ctx.x_shape, ctx.a_dtype, ctx.b_dtype = x.shape, lora_a.dtype, lora_b.dtype
-        return out.view(*base_out.shape)
+        ctx.base_dtype = base_out.dtype
+        return out.view(*base_out.shape[:-1], out.shape[-1])
 
     @staticmethod
     def backward(ctx, grad_out):
@@ -82,7 +89,7 @@ class _LoraBranch(torch.autograd.Function):
             if mask is not None:
                 grad_x = torch.ops.aten.native_dropout_backward(grad_x, mask, 1.0 / (1.0 - ctx.dropout_p))
             grad_x = grad_x.view(ctx.x_shape).to(ctx.x_dtype)
-        return grad_x, grad_out, grad_a, grad_b, None, None
+        return grad_x, grad_out.to(ctx.base_dtype), grad_a, grad_b, None, None
 
 
 def _kept_unscaled(x: torch.Tensor, p: float) -> tuple[torch.Tensor, torch.Tensor]:

@@ -49,6 +49,7 @@ def _step(cpu_bf16: str, tmp_path, seen: list):
     with trainer.compute_loss_context_manager():  # what training, evaluation and the probes enter
         loss = trainer.compute_loss(model, batch)
     loss.backward()
+    seen.append("_hearth_bf16_weight" in q_proj.base_layer.__dict__)  # the frozen product ran from its bf16 copy
     grads = torch.cat([p.grad.flatten() for p in model.parameters() if p.requires_grad])
     return loss.item(), grads
 
@@ -57,7 +58,8 @@ def test_a_step_under_cpu_bf16_multiplies_in_bf16_and_keeps_the_loss_and_gradien
     fp32_dtypes, bf16_dtypes = [], []
     fp32_loss, fp32_grads = _step("off", tmp_path, fp32_dtypes)
     bf16_loss, bf16_grads = _step("on", tmp_path, bf16_dtypes)
-    assert fp32_dtypes == [torch.float32] and bf16_dtypes == [torch.bfloat16]  # the setting takes effect
+    # The setting takes effect: a bf16 product, its adapter update added in fp32 (the layer's output is fp32).
+    assert fp32_dtypes == [torch.float32, False] and bf16_dtypes == [torch.float32, True]
     assert bf16_grads.dtype == torch.float32  # the adapter and its gradients stay fp32
     assert bf16_loss == pytest.approx(fp32_loss, rel=1e-2)
     assert torch.nn.functional.cosine_similarity(bf16_grads, fp32_grads, dim=0) > 0.99
@@ -79,7 +81,7 @@ def test_fused_lora_under_cpu_bf16_drops_out_like_dropout_and_backpropagates_thr
         out = fused_lora._LoraBranch.apply(x, base_out, lora_a, lora_b, scale, p)
     out.float().square().sum().backward()
     keep = masks[0][1]
-    assert out.dtype == torch.bfloat16 and keep.float().mean().item() == pytest.approx(1 - p, abs=0.02)
+    assert out.dtype == torch.float32 and keep.float().mean().item() == pytest.approx(1 - p, abs=0.02)
 
     # The same branch by hand with the same mask, inverted dropout, in fp32: what the fused one approximates.
     x_ref, a_ref, b_ref = (t.detach().clone().requires_grad_() for t in (x, lora_a, lora_b))
