@@ -7,9 +7,10 @@ same numbers the run itself will log (tuner.prepare builds the report).
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
-from tuner.data_report import DataReport
+from tuner.data_report import DataReport, PreferenceReport
 
 
 @dataclass
@@ -18,6 +19,18 @@ class DataCheck:
     """tuner.prepare's report, the one the run will write as data-report.json."""
     tokenizer: str
     """The base whose tokenizer measured the data (a directory or a hub id, as tuner.model_loading resolves it)."""
+    preference: PreferenceReport | None = None
+    """For preference files (pairs, KTO rows): what a DPO run (pairs only) or a KTO run would train on."""
+
+
+def preference_method(formats: dict[str, str]) -> str | None:
+    """The method preference files train with as they are: dpo for pairs only, kto once a file has rated rows;
+    None when some file is not preference data."""
+    from tuner.formats import FORMATS_BY_NAME
+
+    if not formats or not all(name in FORMATS_BY_NAME and FORMATS_BY_NAME[name].preference for name in formats.values()):
+        return None
+    return "dpo" if set(formats.values()) == {"preference"} else "kto"
 
 
 def check_data(recipe, files: list[str] | None = None, tokenizer: str | None = None) -> DataCheck:
@@ -29,4 +42,13 @@ def check_data(recipe, files: list[str] | None = None, tokenizer: str | None = N
 
     loaded = load_conversations(files or data_files(recipe), recipe.data.format)
     base = resolve_base(tokenizer or recipe.model.base)
-    return DataCheck(prepare(loaded, load_tokenizer(base, recipe), recipe).report, base)
+    loaded_tokenizer = load_tokenizer(base, recipe)
+    checked = DataCheck(prepare(loaded, loaded_tokenizer, recipe).report, base)
+    method = preference_method(loaded.formats)
+    if method is not None:
+        from tuner.preference.rows import preference_data
+
+        as_trained = copy.deepcopy(recipe)
+        as_trained.train.method = method
+        checked.preference = preference_data(loaded, loaded_tokenizer, as_trained).report
+    return checked

@@ -64,9 +64,12 @@ def checked_recipe(request: RunRequest):
         if value is not None:
             overrides.append(f"{key}={value}")
     start = resolve_run(request.start_from) if request.start_from else None
-    recipe = load_recipe(request.recipe or (str(start.recipe) if start else DEFAULT_RECIPE), overrides)
+    if start is not None and request.recipe is None:
+        recipe = start_run_recipe(start, request.method or "sft", overrides)
+    else:
+        recipe = load_recipe(request.recipe or DEFAULT_RECIPE, overrides)
     if start is not None:
-        _start_from(recipe, start, request)
+        _start_from(recipe, start)
     if request.data:
         recipe.data.files = [absolute_data_path(p) for p in request.data]
     if request.system_prompt is not None:
@@ -78,21 +81,29 @@ def checked_recipe(request: RunRequest):
     return recipe
 
 
-def _start_from(recipe, start: RunPaths, request: RunRequest) -> None:
+def start_run_recipe(start: RunPaths, method: str, overrides: list[str] | tuple = ()):
+    """The recipe a run started from `start` takes when it names none: the start run's own, for DPO/KTO renamed
+    `<name>-<method>` and with a tenth of its learning rate — unless an override sets one. Merges nothing (the train
+    screen shows it before anything runs)."""
+    from tuner.recipe import load_recipe
+
+    if method == "sft":
+        return load_recipe(str(start.recipe), overrides)
+    own = load_recipe(str(start.recipe))
+    scaled = f"train.learning_rate={own.train.learning_rate * PREFERENCE_LEARNING_RATE_SCALE!r}"
+    recipe = load_recipe(str(start.recipe), [scaled, f"train.method={method}", *overrides])  # later ones win
+    recipe.name = f"{own.name}-{method}"
+    return recipe
+
+
+def _start_from(recipe, start: RunPaths) -> None:
     """The run starts from `start`'s merged model (merging its adapter now if it has not been merged)."""
     from tuner.merge import merge_run
-    from tuner.recipe import validate
 
     if not start.merged.exists():
         merge_run(start)  # refuses, naming the run, when it has no adapter yet
-    method = recipe.train.method
     recipe.model.base = str(start.merged)
     recipe.preference.start_from = str(start.root)
-    if request.recipe is None:  # the start run's own recipe: a new name, and a preference run's learning rate
-        recipe.name = f"{start.recipe_name()}-{method}" if method != "sft" else recipe.name
-        if method != "sft" and request.learning_rate is None:
-            recipe.train.learning_rate *= PREFERENCE_LEARNING_RATE_SCALE
-    validate(recipe)
 
 
 def new_run(recipe) -> RunPaths:

@@ -68,6 +68,7 @@ def test_dpo_from_an_sft_run_raises_the_held_out_margin_then_merges(sft_run, hea
     assert sft_run.merged.is_dir()  # started from its merged model, merged on the way
     recipe = dpo.recipe.read_text(encoding="utf-8")
     assert f"base: {sft_run.merged}" in recipe and "method: dpo" in recipe and dpo.root.name.startswith("tiny-offline-dpo-")
+    assert "learning_rate: 0.005" in recipe  # the one given, not a tenth of it
     report = json.loads(dpo.data_report.read_text(encoding="utf-8"))
     assert report["method"] == "dpo" and report["pairs"] == 40 and report["eval_rows"] == 8
     steps = [json.loads(line) for line in dpo.metrics.read_text(encoding="utf-8").splitlines()]
@@ -136,6 +137,17 @@ def test_kto_trains_on_rated_tarot_readings_and_on_pairs(sft_run, hearth_home, t
     assert listed == {sft_run.root.name: "sft", kto.root.name: "kto"}
 
 
+def test_data_check_says_what_dpo_or_kto_would_train_on(installed_tiny_base, pairs_file, tmp_path, capsys):
+    rated = write_jsonl(tmp_path / "rated.jsonl", [
+        {"prompt": pair(i)["prompt"], "completion": pair(i)["chosen"], "label": i % 3 != 0} for i in range(9)])
+    assert main(["data", "check", str(pairs_file)]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "preference data: 40 pairs for DPO (0 rows it could not use)" in out and "--method dpo" in out
+    assert main(["data", "check", str(rated), str(pairs_file)]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "preference data: 46 desirable and 43 undesirable replies for KTO" in out, out
+
+
 def test_rendered_rows_are_the_text_chat_and_sft_train_on(installed_tiny_base):
     from transformers import AutoTokenizer
 
@@ -165,6 +177,9 @@ def test_a_preference_run_resumes_after_kill_9_merges_and_exports(sft_run, heart
     run = create_run(RunRequest(method=method, start_from=sft_run.root.name, data=[str(pairs_file)], max_steps=6,
                                 overrides=["train.save_steps=2", "train.logging_steps=1", "train.batch_size=2",
                                            "train.eval_steps=2"]))
+    from tuner.recipe import load_recipe
+
+    assert load_recipe(str(run.recipe)).train.learning_rate == pytest.approx(0.002 * 0.1)  # a tenth of the SFT run's
     child = [sys.executable, "-m", "tuner", "train", str(run.root)]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     first = subprocess.Popen(child, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)

@@ -22,7 +22,7 @@ def check(args) -> int:
     if args.max_length:
         recipe.data.max_length = args.max_length
     checked = check_data(recipe, args.files, tokenizer=args.tokenizer)
-    for renderable in report_renderables(checked.report, checked.tokenizer):
+    for renderable in report_renderables(checked.report, checked.tokenizer, checked.preference):
         console.print(renderable, soft_wrap=isinstance(renderable, Text))  # a rejected file:line stays one line
     if args.report:
         write_json(args.report, checked.report.to_json())

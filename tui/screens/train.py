@@ -35,7 +35,7 @@ from tui.screens.export import ExportScreen
 from tui.widgets.file_picker import FilePicker
 from tui.widgets.job_log import JobLog
 from tui.widgets.train_progress import TrainProgress
-from tuner.runs import PREFERENCE_LEARNING_RATE_SCALE, RunRequest, create_run
+from tuner.runs import PREFERENCE_LEARNING_RATE_SCALE, RunRequest, create_run, start_run_recipe
 
 DEFAULT_RECIPE = "tiny-offline"
 DATA_SUFFIXES = (".jsonl", ".json")  # the files tuner.data reads
@@ -250,9 +250,7 @@ class TrainScreen(Screen):
         start = self._start_from()
         if start is None:
             raise no_start(method)
-        recipe = load_recipe(str(RunPaths(Path(start)).recipe), [f"train.method={method}"])
-        recipe.train.learning_rate *= PREFERENCE_LEARNING_RATE_SCALE
-        return recipe
+        return start_run_recipe(RunPaths(Path(start)), method)
 
     def _recipe_about(self) -> str:
         try:
@@ -417,7 +415,7 @@ class TrainScreen(Screen):
             return
         self.data_check = result
         log.say("— data check —", "bold")
-        for renderable in report_renderables(result.report, result.tokenizer):
+        for renderable in report_renderables(result.report, result.tokenizer, result.preference):
             log.write(renderable)
         progress.status(summary_line(result.report))
         self.query_one("#start", Button).focus()  # checked: Enter starts (the button had lost the focus while greyed)
