@@ -24,6 +24,7 @@ from hearth.paths import RunPaths
 from tui.catalog import RunSummary, run_summaries, summarize_run
 from tui.jobs import JobRunner
 from tui.messages import JobEnded, JobEvent
+from tui.screens.job_outcome import say_job_end
 from tui.widgets.behaviour_notes import BehaviourNotes
 from tui.widgets.export_outputs import ExportOutputs
 from tui.widgets.job_log import JobLog
@@ -237,21 +238,8 @@ class ExportScreen(Screen):
 
     def on_job_ended(self, message: JobEnded) -> None:
         self.runner = None
-        progress, log = self.query_one(TrainProgress), self.query_one(JobLog)
-        if message.cancelled:
-            text = "cancelled — nothing half-written was left; the previous export (if any) is as it was"
-            progress.end(text, finished=False)
-            log.say(text, "yellow")
-        elif message.error:
-            progress.end(f"{JOBS[message.job][0]} failed — see the log", finished=False)
-            log.say(message.error, "bold red")
-            self.notify(message.error, title=f"{message.job} failed", severity="error", timeout=15)
-        else:
-            text = JOBS[message.job][1](message.done)
-            progress.end(text, finished=True)
-            log.say(text, "green" if message.done.get("passed", True) else "bold red")
-            if not message.done.get("passed", True):
-                self.notify(text, title="export failed its checks", severity="error", timeout=15)
+        cancelled = "cancelled — nothing half-written was left; the previous export (if any) is as it was"
+        if say_job_end(self, message, JOBS, cancelled):
             if message.job == "merge":
                 self._begin_export()
                 return

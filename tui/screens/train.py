@@ -31,6 +31,7 @@ from tui.catalog import RunSummary, run_summaries, summarize_run
 from tui.data_report import report_renderables, summary_line
 from tui.jobs import JobRunner
 from tui.messages import JobEnded, JobEvent, JobStarted
+from tui.screens.job_outcome import say_job_end
 from tui.screens.export import ExportScreen
 from tui.widgets.file_picker import FilePicker
 from tui.widgets.job_log import JobLog
@@ -507,25 +508,14 @@ class TrainScreen(Screen):
     def on_job_ended(self, message: JobEnded) -> None:
         self.runner = None
         self.refresh_bindings()
-        progress, log = self.query_one(TrainProgress), self.query_one(JobLog)
-        if message.cancelled:
-            step = (message.done or {}).get("step")
-            text = f"stopped at step {step}; a checkpoint was saved — Resume continues" if step is not None else "stopped"
-            progress.end(text, finished=False)
-            log.say(text, "yellow")
-        elif message.error:
-            progress.end(f"{JOBS[message.job][0]} failed", finished=False)
-            log.say(message.error, "bold red")
-            self.notify(message.error, title=f"{message.job} failed", severity="error", timeout=15)
-        else:
-            text = JOBS[message.job][1](message.done)
-            progress.end(text, finished=True)
-            log.say(text, "green")
+        step = (message.done or {}).get("step")
+        stopped = f"stopped at step {step}; a checkpoint was saved — Resume continues" if step is not None else "stopped"
+        say_job_end(self, message, JOBS, stopped)
         self._refresh_starts()
         self._refresh_buttons()
         self._focus_next_step()
         if self.run is not None:
-            log.say(self._run_state(), "dim")
+            self.query_one(JobLog).say(self._run_state(), "dim")
 
     # -- keys -----------------------------------------------------------------------------------
 

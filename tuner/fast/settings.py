@@ -1,4 +1,4 @@
-"""The `fast:` section of a recipe: which parts of the GPU fast path are on.
+"""The `fast:` section of a recipe: which parts of the fast path are on (CPU and CUDA).
 
 Every part can be turned off on its own, so a user who suspects the fast path can fall back one
 piece at a time. None of them changes what the model learns: packing keeps each conversation's
