@@ -23,15 +23,20 @@ class Card:
     suit: str | None  # None for the major arcana; wands, cups, swords, pentacles
     number: int
     aliases: tuple[str, ...]
-    upright: str  # meaning when upright
-    reversed: str  # meaning when reversed
+    upright: str  # meaning when upright (Chinese)
+    reversed: str  # meaning when reversed (Chinese)
+    upright_en: str = ""  # the same in English; a deck without them shows the Chinese
+    reversed_en: str = ""
 
     @property
     def group(self) -> str:
         """The major arcana or the card's suit: how coverage is summarised."""
         return self.suit or "major"
 
-    def meaning(self, reversed_: bool) -> str:
+    def meaning(self, reversed_: bool, language: str = "zh") -> str:
+        """The card's meaning in that orientation, in a reading's language ("zh" or "en")."""
+        if language == "en":
+            return (self.reversed_en or self.reversed) if reversed_ else (self.upright_en or self.upright)
         return self.reversed if reversed_ else self.upright
 
     def name(self, language: str = "zh") -> str:
@@ -50,6 +55,7 @@ class DrawnCard:
 
     @property
     def meaning(self) -> str:
+        """The Chinese meaning; card.meaning(reversed, language) gives it in a reading's language."""
         return self.card.meaning(self.reversed)
 
 
@@ -88,6 +94,8 @@ def _card(row: dict) -> Card:
         aliases=tuple(row.get("aliases", ())),
         upright=row["upright"],
         reversed=row["reversed"],
+        upright_en=row.get("upright_en") or row["upright"],
+        reversed_en=row.get("reversed_en") or row["reversed"],
     )
 
 

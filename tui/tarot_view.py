@@ -16,7 +16,7 @@ def layout_rows(layout, language: str = "zh") -> list[tuple]:
         (str(number), Text(placed.position.name(language)),
          Text(f"{placed.drawn.text(language)} {placed.drawn.card.name(other)}",
               style=ORIENTATION_STYLE[placed.drawn.reversed]),
-         Text(placed.drawn.meaning))
+         Text(placed.drawn.card.meaning(placed.drawn.reversed, language)))
         for number, placed in enumerate(layout.cards, start=1)
     ]
 

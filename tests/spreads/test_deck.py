@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import re
+
 import pytest
 
 from hearth.errors import UserError
 from spreads.card_parser import find_card, parse_drawn
-from spreads.deck import DrawnCard, default_deck
+from spreads.deck import Deck, DrawnCard, default_deck
 
 
 @pytest.mark.parametrize(
@@ -90,3 +93,36 @@ def test_parse_drawn_with_an_unknown_card_names_the_card_not_the_orientation():
     with pytest.raises(UserError) as caught:
         parse_drawn("愚蠢(逆位)")
     assert "'愚蠢'" in str(caught.value) and "愚" in str(caught.value).split("did you mean")[1]
+
+
+CJK = re.compile(r"[\u3000-\u9fff\uff00-\uffef]")
+
+
+def test_every_card_has_an_english_meaning_both_ways():
+    for card in default_deck():
+        for text in (card.upright_en, card.reversed_en):
+            assert text.strip() and not CJK.search(text), (card.id, text)
+    strength = find_card("力量")
+    assert strength.meaning(True, "en") == strength.reversed_en != strength.reversed
+    assert strength.meaning(False, "en") == strength.upright_en
+    assert strength.meaning(True) == strength.meaning(True, "zh") == strength.reversed
+
+
+def test_a_deck_file_without_english_meanings_shows_the_chinese(tmp_path):
+    row = {"id": "major-00", "zh": "愚人", "en": "The Fool", "arcana": "major", "number": 0,
+           "upright": "新的起点", "reversed": "鲁莽冒失"}
+    path = tmp_path / "deck.json"
+    path.write_text(json.dumps({"cards": [row]}, ensure_ascii=False), encoding="utf-8")
+    fool = Deck.from_file(path).by_id("major-00")
+    assert (fool.meaning(False, "en"), fool.meaning(True, "en")) == ("新的起点", "鲁莽冒失")
+
+
+def test_an_english_card_table_shows_the_english_meaning():
+    from spreads.draw import cards_given
+    from spreads.spread import find_spread
+    from tui.tarot_view import layout_rows
+
+    layout = cards_given(find_spread("three-card"), "愚人(正位),力量(逆位),星币十(正位)")
+    english = [str(row[3]) for row in layout_rows(layout, "en")]
+    assert english == [find_card("愚人").upright_en, find_card("力量").reversed_en, find_card("星币十").upright_en]
+    assert [str(row[3]) for row in layout_rows(layout, "zh")] == [p.drawn.card.meaning(p.drawn.reversed) for p in layout.cards]
