@@ -23,7 +23,20 @@ OVERRIDE_FIELDS = {
     "format": "data.format",
     "method": "train.method",
 }
-DEFAULT_RECIPE = "tiny-offline"
+# recipe -> the packaged base it trains (tuner/packaged_models.py), most capable first: the default recipe is the
+# first whose base is on disk, so a user who ran `hearth base smollm2` trains on it without naming a recipe.
+RECIPES_BY_PACKAGED_BASE = {"smollm2-cpu": "smollm2"}
+OFFLINE_RECIPE = "tiny-offline"  # the embedded tiny base: needs nothing on disk
+
+
+def default_recipe() -> str:
+    """The recipe `hearth train` and the train screen take when none is named."""
+    from tuner.packaged_models import packaged_base_dir
+
+    for recipe, base in RECIPES_BY_PACKAGED_BASE.items():
+        if (packaged_base_dir(base) / "config.json").is_file():
+            return recipe
+    return OFFLINE_RECIPE
 # A preference run refines a tuned model, so when it takes the SFT run's own recipe it takes a tenth of its
 # learning rate (a usual ratio between SFT and DPO on LoRA) unless one is given.
 PREFERENCE_LEARNING_RATE_SCALE = 0.1
@@ -32,7 +45,7 @@ PREFERENCE_LEARNING_RATE_SCALE = 0.1
 @dataclass
 class RunRequest:
     recipe: str | None = None
-    """A built-in recipe name or a recipe YAML file (default: the recipe of the run started from, else tiny-offline)."""
+    """A built-in recipe name or a recipe YAML file (default: the recipe of the run started from, else `default_recipe()`)."""
     data: list[str] = field(default_factory=list)
     """Dataset files replacing the recipe's (empty: keep the recipe's)."""
     base: str | None = None
@@ -67,7 +80,7 @@ def checked_recipe(request: RunRequest):
     if start is not None and request.recipe is None:
         recipe = start_run_recipe(start, request.method or "sft", overrides)
     else:
-        recipe = load_recipe(request.recipe or DEFAULT_RECIPE, overrides)
+        recipe = load_recipe(request.recipe or default_recipe(), overrides)
     if start is not None:
         _start_from(recipe, start)
     if request.data:

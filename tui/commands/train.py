@@ -98,7 +98,7 @@ def _mark(path: Path) -> str:
 def register(subparsers) -> None:
     parser = subparsers.add_parser("train", help="fine-tune a base model with LoRA/QLoRA")
     parser.add_argument("--recipe", help="built-in recipe name or a recipe YAML file (default: the --from run's "
-                                          "recipe, else tiny-offline)")
+                                          "recipe, else smollm2-cpu once `hearth base smollm2` has run, else tiny-offline)")
     parser.add_argument("--data", nargs="+", metavar="FILE", help="dataset files (override the recipe's)")
     parser.add_argument("--format", help="data format: auto, messages, sharegpt, alpaca, tarot, preference, kto")
     parser.add_argument("--method", choices=("sft", "dpo", "kto"),

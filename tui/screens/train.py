@@ -36,9 +36,8 @@ from tui.screens.export import ExportScreen
 from tui.widgets.file_picker import FilePicker
 from tui.widgets.job_log import JobLog
 from tui.widgets.train_progress import TrainProgress
-from tuner.runs import PREFERENCE_LEARNING_RATE_SCALE, RunRequest, create_run, start_run_recipe
+from tuner.runs import PREFERENCE_LEARNING_RATE_SCALE, RunRequest, create_run, default_recipe, start_run_recipe
 
-DEFAULT_RECIPE = "tiny-offline"
 DATA_SUFFIXES = (".jsonl", ".json")  # the files tuner.data reads
 
 # job -> (what it is doing, what to say when it is done). Done events: tuner/__main__.py.
@@ -150,7 +149,8 @@ class TrainScreen(Screen):
 
         recipes = sorted(builtin_recipes())
         ran = summarize_run(self.run).recipe if self.run is not None else None
-        self._recipe_shown = ran if ran in recipes else DEFAULT_RECIPE if DEFAULT_RECIPE in recipes else recipes[0]
+        fallback = default_recipe()
+        self._recipe_shown = ran if ran in recipes else fallback if fallback in recipes else recipes[0]
         yield Header()
         with Vertical(id="train-form"):
             with Horizontal(classes="row"):
