@@ -17,7 +17,7 @@ from spreads.draw import Layout
 from tuner.formats import tarot_row_prompt
 
 READER = {"zh": "塔罗师", "en": "Tarot reader"}  # the reader's name in a conversation view
-DEFAULT_PERSON = "匿名"
+ANONYMOUS = {"zh": "匿名", "en": "Anonymous"}  # who asks when no name is given, in the prompt's language
 
 
 @dataclass(frozen=True)
@@ -66,8 +66,12 @@ def reading_language(settings, question: str = "", choice: str | None = None) ->
         return choice
     fallback = text_language(question) if question.strip() else "zh"
     for path in (getattr(settings, "lora_path", None), getattr(settings, "model_path", None)):
-        if path is not None:
-            root = Path(path).expanduser().resolve().parent.parent
+        if path is None:
+            continue
+        path = Path(path).expanduser()
+        # the run the file lies in, whether it is reached through a link (runs/<id>/gguf/x.gguf -> elsewhere)
+        # or is a link to a run's file
+        for root in (path.absolute().parent.parent, path.resolve().parent.parent):
             if (root / "recipe.yaml").is_file() or (root / "data-report.json").is_file():
                 return run_language(root, default=fallback)
     return fallback

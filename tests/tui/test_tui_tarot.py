@@ -174,3 +174,28 @@ async def test_a_mistyped_card_is_said_on_the_screen_and_nothing_is_read(tiny_gg
         await pilot.pause()
         assert "did you mean The World" in str(screen.query_one("#tarot-status").render())
         assert screen.request is None and screen.query_one("#question").value == "q?"
+
+
+async def test_the_spread_names_and_the_default_asker_follow_the_models_language(tiny_gguf):
+    english = make_run("smollm2-cpu-20250102-000000", recipe="smollm2-cpu", gguf=tiny_gguf)
+    (english.root / "data-report.json").write_text('{"language": "en"}', encoding="utf-8")
+    make_run(RUN, gguf=tiny_gguf)  # no report, no held-out text: Chinese, the default
+    app = HearthApp(engine_settings=EngineSettings(n_ctx=2048, n_threads=2, seed=1, max_reply_tokens=12))
+    async with app.run_test(size=(110, 36)) as pilot:
+        await pilot.press("a")
+        screen = app.screen
+        models, spread, person = screen.query_one("#model"), screen.query_one("#spread"), screen.query_one("#person")
+        chinese_model = next(value for _, value in models._options if value != models.BLANK and RUN in str(value))
+        english_model = next(value for _, value in models._options if value != models.BLANK
+                             and english.root.name in str(value))
+        models.value = english_model
+        await pilot.pause()
+        assert person.value == "Anonymous" and spread.value == "three-card"
+        assert "Three cards · 3" in [str(label) for label, _ in spread._options]
+        models.value = chinese_model
+        await pilot.pause()
+        assert person.value == "匿名" and "三张牌 · 3" in [str(label) for label, _ in spread._options]
+        person.value = "Mel"
+        models.value = english_model
+        await pilot.pause()
+        assert person.value == "Mel"  # a name the person typed stays

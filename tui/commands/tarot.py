@@ -29,7 +29,7 @@ from hearth.errors import UserError
 from hearth.language import LANGUAGES
 from spreads.draw import DEFAULT_REVERSED_PROBABILITY, Layout, cards_given, draw_cards
 from spreads.querent_history import querent_history
-from spreads.reading import DEFAULT_PERSON, ReadingRequest, reading_language, store_reading
+from spreads.reading import ANONYMOUS, ReadingRequest, reading_language, store_reading
 from spreads.spread import bundled_spreads, default_spreads, find_spread, user_spreads_dir
 from tui.cli_output import make_console, short_time
 from tui.engine_flags import ENGINE_FLAGS, engine_settings
@@ -148,14 +148,14 @@ def read_command(args: argparse.Namespace) -> int:
 
     # Everything the user typed is checked before the model loads or the history is opened.
     question = args.question.strip()
-    person = args.person.strip()
     if not question:
         raise UserError("--question is empty; ask the cards something")
-    if not person:
+    if args.person is not None and not args.person.strip():
         raise UserError("--person is empty; give a name or leave the flag out")
     layout = _layout(args)
     settings = engine_settings(args)
     language = reading_language(settings, question, args.language)
+    person = args.person.strip() if args.person is not None else ANONYMOUS[language]
     console = make_console()
     with ReadingStore() as store:
         history = querent_history(store, person, language) if args.history else ()
@@ -316,7 +316,7 @@ def register(subparsers) -> None:
     read = sub.add_parser("read", help="a reading by a model, streamed and stored")
     read.add_argument("--model", help="a GGUF file or a run id/folder (default: the newest exported run)")
     read.add_argument("--question", required=True, help="what the cards are asked")
-    read.add_argument("--person", default=DEFAULT_PERSON, help=f"who asks (default: {DEFAULT_PERSON})")
+    read.add_argument("--person", help="who asks (default: " + " / ".join(ANONYMOUS.values()) + ", in the reading's language)")
     read.add_argument("--cards", help="the cards you drew yourself, in position order, written any way readers write them: "
                       "\"愚人(正位), XVI rev, ten of coins (R)\"")
     _add_draw_flags(read, "seed for the draw and the model's sampling (the same seed, the same reading)")

@@ -29,7 +29,7 @@ from spreads.draw import cards_given, draw_cards
 from spreads.querent_history import querent_history
 from spreads.spread import default_spreads
 from tui.catalog import chat_models, model_label
-from spreads.reading import DEFAULT_PERSON, READER, ReadingRequest, reading_language, store_reading
+from spreads.reading import ANONYMOUS, READER, ReadingRequest, reading_language, store_reading
 from spreads.reading_rows import stored_language, stored_layout
 from tui.messages import ReadingDone, ReadingFailed, ReplyChunk
 from tui.screens.streaming import NO_MODEL, batched
@@ -67,16 +67,17 @@ class TarotScreen(Screen):
             models.insert(0, self._requested_model)
         model = self._requested_model or (models[0] if models else None)
         spreads = default_spreads().spreads
+        language = self._model_language(model)
         yield Header()
         with Horizontal(id="tarot-setup"):
             yield Label("model")
             yield Select([(model_label(m), m) for m in models], id="model", value=model if model else Select.NULL,
                          allow_blank=not models, prompt="no exported model")
             yield Label("spread")
-            yield Select([(f"{s.zh} · {len(s)}", s.id) for s in spreads], id="spread", allow_blank=False,
+            yield Select(self._spread_options(language), id="spread", allow_blank=False,
                          value=DEFAULT_SPREAD if any(s.id == DEFAULT_SPREAD for s in spreads) else spreads[0].id)
             yield Label("for")
-            yield Input(DEFAULT_PERSON, id="person")
+            yield Input(ANONYMOUS[language], id="person")
             yield Checkbox("history", id="history", tooltip="tell the reader about this person's earlier readings")
         yield SpreadView(id="spread-view")
         yield CardTable(id="cards")
@@ -144,6 +145,28 @@ class TarotScreen(Screen):
     def reading_view(self) -> ConversationView:
         return self.query_one("#reading", ConversationView)
 
+    def _model_language(self, model) -> str:
+        """The language readings on this model are given in: its run's (spreads.reading.reading_language)."""
+        if model is None or model == Select.NULL:
+            return "zh"
+        return reading_language(self.app.engine_settings.replace(model_path=model))
+
+    @staticmethod
+    def _spread_options(language: str) -> list[tuple[str, str]]:
+        return [(f"{s.name(language)} · {len(s)}", s.id) for s in default_spreads().spreads]
+
+    @on(Select.Changed, "#model")
+    def _model_changed(self, event: Select.Changed) -> None:
+        """Another model may read in another language: the spread names and the default asker follow it."""
+        language = self._model_language(event.value)
+        spread = self.query_one("#spread", Select)
+        chosen = spread.value
+        spread.set_options(self._spread_options(language))
+        spread.value = chosen
+        person = self.query_one("#person", Input)
+        if person.value.strip() in ANONYMOUS.values():  # a name the person typed is kept
+            person.value = ANONYMOUS[language]
+
     def status(self, text: str) -> None:
         self.query_one("#tarot-status", Static).update(text)
 
@@ -152,7 +175,7 @@ class TarotScreen(Screen):
     @on(Input.Submitted, "#question")
     async def _ask(self, event: Input.Submitted) -> None:
         question = event.value.strip()
-        person = self.query_one("#person", Input).value.strip() or DEFAULT_PERSON
+        person = self.query_one("#person", Input).value.strip()
         if not question:
             return
         if self.cancel is not None:
@@ -162,6 +185,7 @@ class TarotScreen(Screen):
         model = self.query_one("#model", Select).value
         settings = self.app.engine_settings.replace(model_path=model)
         language = reading_language(settings, question)
+        person = person or ANONYMOUS[language]
         typed = self.query_one("#typed-cards", Input).value.strip()
         try:
             layout = cards_given(spread, typed) if typed else draw_cards(spread, random.Random())
