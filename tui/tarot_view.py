@@ -9,6 +9,11 @@ from rich.text import Text
 ORIENTATION_STYLE = {False: "green", True: "red"}
 
 
+def spread_title(spread, language: str = "zh") -> str:
+    """`Three cards · 三张牌`: the spread's name in the reading's language first, the other after it."""
+    return f"{spread.name(language)} · {spread.name('en' if language == 'zh' else 'zh')}"
+
+
 def layout_rows(layout, language: str = "zh") -> list[tuple]:
     """(number, position, card, meaning) per placed card of a spreads.draw.Layout."""
     other = "en" if language == "zh" else "zh"

@@ -126,3 +126,12 @@ def test_an_english_card_table_shows_the_english_meaning():
     english = [str(row[3]) for row in layout_rows(layout, "en")]
     assert english == [find_card("愚人").upright_en, find_card("力量").reversed_en, find_card("星币十").upright_en]
     assert [str(row[3]) for row in layout_rows(layout, "zh")] == [p.drawn.card.meaning(p.drawn.reversed) for p in layout.cards]
+
+
+def test_a_spreads_title_puts_the_readings_language_first():
+    from spreads.spread import find_spread
+    from tui.tarot_view import spread_title
+
+    spread = find_spread("three-card")
+    assert spread_title(spread, "en") == "Three cards · 三张牌"
+    assert spread_title(spread, "zh") == "三张牌 · Three cards"

@@ -34,7 +34,7 @@ from spreads.spread import bundled_spreads, default_spreads, find_spread, user_s
 from tui.cli_output import make_console, short_time
 from tui.engine_flags import ENGINE_FLAGS, engine_settings
 from tui.reply_stream import show_reply
-from tui.tarot_view import ORIENTATION_STYLE, layout_rows
+from tui.tarot_view import ORIENTATION_STYLE, layout_rows, spread_title
 
 # make demo's reading, in the language of the run it reads with: person, question, spread, seed.
 DEMO_QUESTIONS = {
@@ -59,7 +59,7 @@ def _layout(args: argparse.Namespace) -> Layout:
 
 def show_layout(console: Console, layout: Layout, language: str = "zh") -> None:
     spread = layout.spread
-    table = Table(title=f"{spread.zh} · {spread.en}", title_justify="left")
+    table = Table(title=spread_title(spread, language), title_justify="left")
     for column in ("#", "position", "card", "meaning"):
         table.add_column(column, overflow="fold")
     for row in layout_rows(layout, language):

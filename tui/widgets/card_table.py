@@ -5,7 +5,7 @@ from __future__ import annotations
 from textual.widgets import DataTable
 
 from spreads.reading_rows import stored_language, stored_layout
-from tui.tarot_view import layout_rows, stored_rows
+from tui.tarot_view import layout_rows, spread_title, stored_rows
 
 
 class CardTable(DataTable):
@@ -16,7 +16,7 @@ class CardTable(DataTable):
 
     def show_layout(self, layout, language: str = "zh") -> None:
         """Show a spreads.draw.Layout, replacing what was there."""
-        self._show(layout_rows(layout, language), f"{layout.spread.zh} · {layout.spread.en}")
+        self._show(layout_rows(layout, language), spread_title(layout.spread, language))
 
     def show_stored(self, reading) -> None:
         """Show a stored reading's cards (companion.readings.Reading), with their meanings when its

@@ -13,7 +13,7 @@ from rich.cells import cell_len, set_cell_size
 from rich.text import Text
 from textual.widget import Widget
 
-from tui.tarot_view import ORIENTATION_STYLE
+from tui.tarot_view import ORIENTATION_STYLE, spread_title
 
 # The orientation as a cell shows it: on its own line, or (short) beside the name when space is tight.
 ORIENTATION_WORDS = {"zh": {False: "正位", True: "逆位"}, "en": {False: "upright", True: "reversed"}}
@@ -42,7 +42,7 @@ class SpreadView(Widget):
     def show_layout(self, layout, language: str = "zh") -> None:
         self.layout_shown, self.language = layout, language
         spread = layout.spread
-        self.border_title = f"{spread.name(language)} · {spread.name('en' if language == 'zh' else 'zh')}"
+        self.border_title = spread_title(spread, language)
         self._fit_height()
 
     def on_resize(self) -> None:
