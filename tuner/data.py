@@ -147,8 +147,14 @@ def _reader_for(path: Path):
     raise UserError("unknown dataset file type; use .jsonl, .json or a Hugging Face dataset directory", where=str(path))
 
 
+BUILTIN_PREFIX = "builtin:"  # a dataset shipped with hearth, `builtin:linzhi-en` (tuner/prepare.py resolves it)
+
+
 def absolute_data_path(text: str) -> str:
-    """A --data argument as an absolute path (a run's recipe must not depend on the working directory)."""
+    """A --data argument as an absolute path (a run's recipe must not depend on the working directory);
+    a `builtin:` name is kept as it is, as a recipe names it."""
+    if text.startswith(BUILTIN_PREFIX):
+        return text
     path = Path(text).expanduser()
     try:
         return str(path.resolve())

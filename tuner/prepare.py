@@ -10,7 +10,7 @@ from importlib import resources
 
 from hearth.errors import UserError
 from hearth.language import text_language
-from tuner.data import LoadedData, Rejected
+from tuner.data import BUILTIN_PREFIX, LoadedData, Rejected
 from tuner.data_report import DataReport, LengthStats
 from tuner.masking import IGNORE_INDEX, TemplateError, encode_conversation, end_of_turn_token
 from tuner.recipe import Recipe
@@ -22,7 +22,6 @@ BUILTIN_DATASETS = {
     "tarot-sample": ("spreads", "readings-sample.jsonl"),
     "tarot-sample-en": ("spreads", "readings-sample-en.jsonl"),
 }
-BUILTIN_PREFIX = "builtin:"
 
 
 def data_files(recipe: Recipe) -> list[str]:
