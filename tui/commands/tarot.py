@@ -99,7 +99,8 @@ def demo_reading(gguf_path, console: Console | None = None) -> int | None:
     from companion.settings import EngineSettings
 
     console = console or make_console()
-    settings = EngineSettings(model_path=Path(gguf_path), n_ctx=2048, max_reply_tokens=96)
+    # room for a whole reading: the sample readings run ~130 words (~175 tokens)
+    settings = EngineSettings(model_path=Path(gguf_path), n_ctx=2048, max_reply_tokens=256)
     language = reading_language(settings)
     person, question, spread_name, seed = DEMO_QUESTIONS[language]
     layout = draw_cards(find_spread(spread_name), random.Random(seed))
