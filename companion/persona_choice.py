@@ -12,28 +12,17 @@ from pathlib import Path
 
 from hearth.errors import UserError
 from hearth.language import LANGUAGES, run_language
-from hearth.paths import RunPaths
+from hearth.paths import run_of_export
 
 # What {{user}} becomes when the person gave no name, by the card's language.
 DEFAULT_USER_NAMES = {"zh": "你", "en": "User"}
 LANGUAGE_NAMES = {"zh": "Chinese", "en": "English"}
 
 
-def model_run(path: str | Path | None) -> RunPaths | None:
-    """The run a GGUF was exported from (runs keep them in `<run>/gguf/`), or None for any other file."""
-    if path is None:
-        return None
-    folder = Path(path).expanduser().resolve().parent
-    run = RunPaths(folder.parent)
-    if folder.name != run.gguf.name or not (run.data_report.is_file() or run.heldout.is_file()):
-        return None
-    return run
-
-
 def model_language(model_path: str | Path | None, lora_path: str | Path | None = None) -> str | None:
     """The language of the training data behind this model: the adapter's run first (a LoRA on a shared
     base GGUF is where the training is), then the model's; None when neither came from a run."""
-    run = model_run(lora_path) or model_run(model_path)
+    run = run_of_export(lora_path) or run_of_export(model_path)
     return run_language(run.root) if run is not None else None
 
 

@@ -74,6 +74,19 @@ class RunPaths:
         return train.get("method", "sft") if isinstance(train, dict) else "sft"
 
 
+def run_of_export(path: str | os.PathLike | None) -> RunPaths | None:
+    """The run a file in `<run>/gguf/` was exported from (a model or a LoRA GGUF), whether the path reaches it
+    through a link or is a link to it; None for any other file."""
+    if path is None:
+        return None
+    path = Path(path).expanduser()
+    for folder in (path.absolute().parent, path.resolve().parent):
+        run = RunPaths(folder.parent)
+        if folder.name == run.gguf.name and any(f.is_file() for f in (run.recipe, run.data_report, run.heldout)):
+            return run
+    return None
+
+
 def resolve_run(run: str | os.PathLike) -> RunPaths:
     """A run id under `HEARTH_HOME/runs`, or a path to a run directory."""
     from hearth.errors import UserError

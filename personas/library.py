@@ -45,10 +45,16 @@ class PersonaEntry:
     cards: tuple[tuple[str, Path], ...] = ()
     # (alias, language) for the names of each card's character: `Lin Zhi` is the English card
     card_names: tuple[tuple[str, str], ...] = field(default=(), compare=False, repr=False)
+    # (language, the character's name as that card writes it): 林栀 in Chinese, Lin Zhi in English
+    characters: tuple[tuple[str, str], ...] = field(default=(), compare=False, repr=False)
 
     @property
     def languages(self) -> tuple[str, ...]:
         return tuple(language for language, _ in self.cards)
+
+    def character_in(self, language: str | None) -> str:
+        """The character's name on the card in `language`, else on its own card."""
+        return dict(self.characters).get(language, self.character)
 
     def card_path(self, language: str | None = None) -> Path:
         """The card file in `language` when the persona has one, else its own card."""
@@ -86,7 +92,9 @@ def _entry(
     cards = tuple((language, file) for language, (file, _) in by_language.items())
     card_names = tuple((alias, language) for language, (_, each) in by_language.items() for alias in _names(each))
     aliases = tuple(sorted({name.casefold(), *(alias for alias, _ in card_names)}))
-    return PersonaEntry(name, card.name, source, path, portrait, dialogues, None, aliases, cards, card_names)
+    characters = tuple((language, each.name) for language, (_, each) in by_language.items())
+    return PersonaEntry(name, card.name, source, path, portrait, dialogues, None, aliases, cards, card_names,
+                        characters)
 
 
 def _names(card: Card) -> set[str]:

@@ -10,9 +10,9 @@ the row the reading was made from.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from hearth.language import run_language, text_language
+from hearth.paths import run_of_export
 from spreads.draw import Layout
 from tuner.formats import tarot_row_prompt
 
@@ -66,14 +66,9 @@ def reading_language(settings, question: str = "", choice: str | None = None) ->
         return choice
     fallback = text_language(question) if question.strip() else "zh"
     for path in (getattr(settings, "lora_path", None), getattr(settings, "model_path", None)):
-        if path is None:
-            continue
-        path = Path(path).expanduser()
-        # the run the file lies in, whether it is reached through a link (runs/<id>/gguf/x.gguf -> elsewhere)
-        # or is a link to a run's file
-        for root in (path.absolute().parent.parent, path.resolve().parent.parent):
-            if (root / "recipe.yaml").is_file() or (root / "data-report.json").is_file():
-                return run_language(root, default=fallback)
+        run = run_of_export(path)
+        if run is not None:
+            return run_language(run.root, default=fallback)
     return fallback
 
 

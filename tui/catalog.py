@@ -78,17 +78,19 @@ def model_label(path: Path) -> str:
     return f"{quant} · {run}" if run else path.name
 
 
-def persona_label(entry) -> str:
-    """A personas.library.PersonaEntry as the character's name, and the name to type for it when
-    that differs (林栀 · linzhi). A stranger's card may name itself with terminal escapes or bidi overrides."""
+def persona_label(entry, language: str | None = None) -> str:
+    """A personas.library.PersonaEntry as the character's name (in `language` when the persona has a card in it:
+    `Lin Zhi` for an English run), and the name to type for it when that differs (林栀 · linzhi). A stranger's
+    card may name itself with terminal escapes or bidi overrides."""
     from personas.card import display_text
 
-    label = entry.character if entry.character == entry.name else f"{entry.character} · {entry.name}"
+    character = entry.character_in(language)
+    label = character if character == entry.name else f"{character} · {entry.name}"
     return display_text(label)
 
 
-def persona_choices() -> list[tuple[str, str]]:
-    """(label, persona name) for each readable persona, built-ins first."""
+def persona_choices(language: str | None = None) -> list[tuple[str, str]]:
+    """(label, persona name) for each readable persona, built-ins first, named in `language` where they can be."""
     from personas.library import list_personas
 
-    return [(persona_label(entry), entry.name) for entry in list_personas() if entry.problem is None]
+    return [(persona_label(entry, language), entry.name) for entry in list_personas() if entry.problem is None]

@@ -222,3 +222,28 @@ async def test_replies_render_markdown_with_actions_in_italics():
         assert styled(bubble, ".em") == ["放下茶杯，笑了笑"] and styled(bubble, ".strong") == ["真的"]
         shown = "".join(p._content.plain for p in bubble.body.query(MarkdownParagraph))
         assert "*" not in shown and shown == "放下茶杯，笑了笑 你来啦。真的"
+
+
+async def test_the_persona_selector_names_her_as_the_models_language_does(tiny_gguf):
+    make_run(RUN, gguf=tiny_gguf)  # no report, no held-out text: no language, her own (Chinese) card's name
+    english = make_run("smollm2-cpu-20250102-000000", recipe="smollm2-cpu", gguf=tiny_gguf)
+    (english.root / "data-report.json").write_text('{"language": "en"}', encoding="utf-8")
+    app = _app(max_reply_tokens=8)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await _open_chat(pilot, app)
+        models, personas = screen.query_one("#model"), screen.query_one("#persona")
+
+        def labels():
+            return [str(label) for label, _ in personas._options]
+
+        models.value = next(value for _, value in models._options if english.root.name in str(value))
+        await wait_for(pilot, lambda: screen.session is not None and screen._opened[0] == models.value,
+                       what="the English run's session")
+        assert "Lin Zhi · linzhi" in labels() and personas.value == "linzhi"
+        first = screen.session
+        models.value = next(value for _, value in models._options if RUN in str(value))
+        await wait_for(pilot, lambda: screen.session is not None and screen.session is not first,
+                       what="the other model's session")
+        assert "林栀 · linzhi" in labels() and personas.value == "linzhi"  # relabelled, the choice kept
+        await pilot.pause()
+        assert screen.session.persona_name  # one session, with her, not a second one for a reset selector

@@ -125,8 +125,8 @@ class ChatScreen(Screen):
 
     def compose(self) -> ComposeResult:
         self.models = chat_models()
-        personas = persona_choices() + [("none: a plain assistant", NO_PERSONA)]
-        model, persona, self._resume, self._notice = self._plan(personas)
+        model, persona, self._resume, self._notice = self._plan(self._persona_options(None))
+        personas = self._persona_options(model)
         yield Header()
         with Horizontal(id="chat-setup"):
             yield Label("model")
@@ -139,6 +139,14 @@ class ChatScreen(Screen):
         yield Input(placeholder="say something (enter sends)", id="prompt", disabled=not self.models)
         # compact and without the command palette's key (ctrl+p still opens it): so all the chat's keys fit in 80 columns
         yield Footer(compact=True, show_command_palette=False)
+
+    @staticmethod
+    def _persona_options(model) -> list[tuple[str, str]]:
+        """The persona choices, each named as the card in the model's run's language names its character."""
+        from companion.persona_choice import model_language
+
+        language = model_language(model) if model not in (None, Select.NULL) else None
+        return persona_choices(language) + [("none: a plain assistant", NO_PERSONA)]
 
     def _plan(self, personas: list[tuple[str, str]]):
         """(model, persona, chat to resume, a notice) from what was asked for and what is on disk."""
@@ -275,6 +283,12 @@ class ChatScreen(Screen):
 
     @on(Select.Changed)
     def _setup_changed(self, event: Select.Changed) -> None:
+        if event.select.id == "model" and event.value != Select.NULL:
+            personas = self.query_one("#persona", Select)
+            chosen = personas.value
+            with personas.prevent(Select.Changed):  # only the labels change: no second session opens
+                personas.set_options(self._persona_options(event.value))
+                personas.value = chosen
         choice = (self.query_one("#model", Select).value, self.query_one("#persona", Select).value)
         if choice == self._opened or choice[0] == Select.NULL:
             return
