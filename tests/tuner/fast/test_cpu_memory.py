@@ -112,7 +112,10 @@ def test_a_training_steps_peak_grows_linearly_with_the_pack_not_with_its_square(
     memory; a [tokens, tokens] mask or attention per layer costs 16x on its part."""
     trainer, _model = lora_trainer(True, torch.float32, [conversation(40, 0)], tmp_path)
     trainer._probe_step(256, 64)  # warm: first-call allocations stay out of the comparison
-    small = _step_peak_growth(trainer, 1024, 64)
-    large = _step_peak_growth(trainer, 4096, 64)
+    # The resident-memory growth of one step reads low when the allocator reuses pages an earlier step freed
+    # (late in a long test session the 1,024-token step once read 15 MB, 5.0x below the large one): the
+    # larger of two readings is the step's own cost.
+    small = max(_step_peak_growth(trainer, 1024, 64) for _ in range(2))
+    large = max(_step_peak_growth(trainer, 4096, 64) for _ in range(2))
     # Measured: ~3.3x here; ~7.5x with transformers' SDPA and its block mask over the pack instead.
     assert large < small * 5, (small / MIB, large / MIB)
