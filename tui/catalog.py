@@ -89,8 +89,10 @@ def persona_label(entry, language: str | None = None) -> str:
     return display_text(label)
 
 
-def persona_choices(language: str | None = None) -> list[tuple[str, str]]:
-    """(label, persona name) for each readable persona, built-ins first, named in `language` where they can be."""
+def persona_choices(language: str | None = None, entries=None) -> list[tuple[str, str]]:
+    """(label, persona name) for each readable persona, built-ins first, named in `language` where they can be;
+    `entries`: personas.library.list_personas() already read, so a caller labelling twice reads the cards once."""
     from personas.library import list_personas
 
-    return [(persona_label(entry, language), entry.name) for entry in list_personas() if entry.problem is None]
+    entries = list_personas() if entries is None else entries
+    return [(persona_label(entry, language), entry.name) for entry in entries if entry.problem is None]

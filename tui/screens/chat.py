@@ -124,9 +124,12 @@ class ChatScreen(Screen):
     # -- layout ---------------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
+        from personas.library import list_personas
+
         self.models = chat_models()
-        model, persona, self._resume, self._notice = self._plan(self._persona_options(None))
-        personas = self._persona_options(model)
+        entries = list_personas()  # read once: the plan needs the names, the selector the labels in the model's language
+        model, persona, self._resume, self._notice = self._plan(self._persona_options(None, entries))
+        personas = self._persona_options(model, entries)
         yield Header()
         with Horizontal(id="chat-setup"):
             yield Label("model")
@@ -141,12 +144,12 @@ class ChatScreen(Screen):
         yield Footer(compact=True, show_command_palette=False)
 
     @staticmethod
-    def _persona_options(model) -> list[tuple[str, str]]:
+    def _persona_options(model, entries=None) -> list[tuple[str, str]]:
         """The persona choices, each named as the card in the model's run's language names its character."""
         from companion.persona_choice import model_language
 
         language = model_language(model) if model not in (None, Select.NULL) else None
-        return persona_choices(language) + [("none: a plain assistant", NO_PERSONA)]
+        return persona_choices(language, entries) + [("none: a plain assistant", NO_PERSONA)]
 
     def _plan(self, personas: list[tuple[str, str]]):
         """(model, persona, chat to resume, a notice) from what was asked for and what is on disk."""
