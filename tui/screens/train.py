@@ -329,7 +329,9 @@ class TrainScreen(Screen):
         for button_id, due in steps:
             button = self.query_one(button_id, Button)
             if due and not button.disabled:
-                button.focus()
+                # now, not after the queue drains as button.focus() would: the buttons just re-enabled have
+                # already moved the focus (a disabled Cancel hands it on), and that must not be what Enter hits
+                self.set_focus(button)
                 return
 
     def _refresh_buttons(self) -> None:
