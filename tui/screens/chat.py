@@ -34,6 +34,7 @@ from tui.screens.streaming import NO_MODEL, batched
 from tui.messages import ReplyChunk, ReplyDone, ReplyFailed, ReplyStarted, SessionFailed, SessionReady
 from tui.widgets.conversation import ConversationView
 from tui.widgets.curation_dialogs import EditReplyDialog, RatingDialog
+from tui.widgets.relabel import relabel
 
 def context_use(session) -> tuple[int, float | None]:
     """(tokens of the context the conversation fills, the last reply's tokens/s). A reply's stored stats
@@ -287,11 +288,8 @@ class ChatScreen(Screen):
     @on(Select.Changed)
     def _setup_changed(self, event: Select.Changed) -> None:
         if event.select.id == "model" and event.value != Select.NULL:
-            personas = self.query_one("#persona", Select)
-            chosen = personas.value
-            with personas.prevent(Select.Changed):  # only the labels change: no second session opens
-                personas.set_options(self._persona_options(event.value))
-                personas.value = chosen
+            # only the labels change: no second session opens
+            relabel(self.query_one("#persona", Select), self._persona_options(event.value))
         choice = (self.query_one("#model", Select).value, self.query_one("#persona", Select).value)
         if choice == self._opened or choice[0] == Select.NULL:
             return

@@ -36,6 +36,7 @@ from tui.screens.streaming import NO_MODEL, batched
 from tui.widgets.card_table import CardTable
 from tui.widgets.conversation import ConversationView
 from tui.widgets.message_bubble import MessageBubble
+from tui.widgets.relabel import relabel
 from tui.widgets.spread_view import SpreadView
 
 DEFAULT_SPREAD = "three-card"
@@ -159,10 +160,7 @@ class TarotScreen(Screen):
     def _model_changed(self, event: Select.Changed) -> None:
         """Another model may read in another language: the spread names and the default asker follow it."""
         language = self._model_language(event.value)
-        spread = self.query_one("#spread", Select)
-        chosen = spread.value
-        spread.set_options(self._spread_options(language))
-        spread.value = chosen
+        relabel(self.query_one("#spread", Select), self._spread_options(language))
         person = self.query_one("#person", Input)
         if person.value.strip() in ANONYMOUS.values():  # a name the person typed is kept
             person.value = ANONYMOUS[language]

@@ -35,6 +35,7 @@ from tui.screens.job_outcome import say_job_end
 from tui.screens.export import ExportScreen
 from tui.widgets.file_picker import FilePicker
 from tui.widgets.job_log import JobLog
+from tui.widgets.relabel import relabel
 from tui.widgets.train_progress import TrainProgress
 from tuner.runs import PREFERENCE_LEARNING_RATE_SCALE, RunRequest, create_run, default_recipe, start_run_recipe
 
@@ -201,10 +202,7 @@ class TrainScreen(Screen):
         select, shown = self.query_one("#start-from", Select), self._starts
         if self._start_options() == shown:
             return
-        kept, roots = select.value, [root for _, root in self._starts]
-        with select.prevent(Select.Changed):
-            select.set_options(self._starts)
-            select.value = kept if kept in roots else roots[0] if roots else Select.NULL
+        relabel(select, self._starts)
         self._show_recipe_values()  # the status line keeps what it says (a job's end)
 
     def on_mount(self) -> None:
