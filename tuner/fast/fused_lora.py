@@ -21,6 +21,8 @@ from types import MethodType
 import torch
 from torch import nn
 
+from tuner.fast.cpu_bf16 import frozen_bf16_weight
+
 
 def _mm_fp32(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """a @ b with an fp32 result, without rounding through the operands' half precision on CUDA."""
@@ -94,22 +96,16 @@ class _LoraBranch(torch.autograd.Function):
 
 def _kept_unscaled(x: torch.Tensor, p: float) -> tuple[torch.Tensor, torch.Tensor]:
     """Dropout's mask and x with the dropped entries zeroed, not yet scaled by 1/(1-p): each entry kept
-    with probability 1-p, as `native_dropout`, from uniform fp32 draws, about twice as fast on a
-    CPU as its Bernoulli sampling (different draws for the same seed, the same distribution)."""
-    keep = torch.rand(x.shape, device=x.device) >= p
+    with probability 1-p, as `native_dropout`, to within 2^-17 (p on a 16-bit grid). The draws are
+    16-bit integers, four from each 64-bit one: a CPU's generator makes one mt19937 number per
+    element whatever its width, so this is ~3.5x cheaper than fp32 uniforms, which made dropout a
+    quarter of a bf16 step on an AMX CPU (docs/benchmarks.md). Other draws than PEFT's for the same
+    seed, the same distribution."""
+    count = x.numel()
+    bits = torch.empty((count + 3) // 4, dtype=torch.int64, device=x.device).random_(-(2**63), None)
+    draws = bits.view(torch.int16)[:count].view(x.shape)  # each uniform on [-2^15, 2^15)
+    keep = draws >= round(p * 65536) - 32768
     return torch.where(keep, x, 0), keep
-
-
-def _bf16_base_weight(base: nn.Linear) -> torch.Tensor:
-    """A frozen base weight's bf16 copy, made once: autocast would otherwise cast every fp32 weight at
-    every forward, ~0.2 s a step on the CPU. Made again when the weight is written in place; PEFT's
-    merge writes through `.data`, which no version counter sees, so a merged layer drops the copy."""
-    version = base.weight._version
-    cached = base.__dict__.get("_hearth_bf16_weight")
-    if cached is None or cached[0] != version:
-        cached = (version, base.weight.detach().to(torch.bfloat16))
-        base.__dict__["_hearth_bf16_weight"] = cached
-    return cached[1]
 
 
 def _cpu_bf16_autocast(x: torch.Tensor) -> bool:
@@ -145,7 +141,7 @@ def forget_last_cast() -> None:
 def _base_forward(base: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """The frozen layer's output; under the CPU's bf16 autocast from its cached bf16 weight."""
     if type(base) is nn.Linear and not base.weight.requires_grad:
-        return nn.functional.linear(x, _bf16_base_weight(base), base.bias)
+        return nn.functional.linear(x, frozen_bf16_weight(base), base.bias)
     return base(x)
 
 

@@ -15,6 +15,7 @@ import torch
 from transformers.utils import ModelOutput
 
 from tuner.fast.chunked_loss import chunked_cross_entropy
+from tuner.fast.cpu_bf16 import frozen_bf16_weight
 from tuner.masking import IGNORE_INDEX
 
 
@@ -55,9 +56,12 @@ def install_chunked_head(causal_lm: torch.nn.Module, chunk_tokens: int) -> None:
         device_type = hidden.device.type
         # The head runs in the step's half precision even where QLoRA preparation left it in fp32.
         compute_dtype = torch.get_autocast_dtype(device_type) if torch.is_autocast_enabled(device_type) else None
+        weight = head.weight
+        if compute_dtype == torch.bfloat16 and device_type == "cpu" and not weight.requires_grad:
+            weight = frozen_bf16_weight(head)  # the CPU's bf16 step: the frozen head cast once, not every step
         loss_sum, num_correct = chunked_cross_entropy(
             hidden,
-            head.weight,
+            weight,
             targets,
             bias=head.bias,
             chunk_tokens=self._hearth_loss_chunk_tokens,

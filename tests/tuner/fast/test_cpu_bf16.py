@@ -50,6 +50,7 @@ def _step(cpu_bf16: str, tmp_path, seen: list):
         loss = trainer.compute_loss(model, batch)
     loss.backward()
     seen.append("_hearth_bf16_weight" in q_proj.base_layer.__dict__)  # the frozen product ran from its bf16 copy
+    seen.append("_hearth_bf16_weight" in model.get_output_embeddings().__dict__)  # and the frozen head
     grads = torch.cat([p.grad.flatten() for p in model.parameters() if p.requires_grad])
     return loss.item(), grads
 
@@ -59,7 +60,7 @@ def test_a_step_under_cpu_bf16_multiplies_in_bf16_and_keeps_the_loss_and_gradien
     fp32_loss, fp32_grads = _step("off", tmp_path, fp32_dtypes)
     bf16_loss, bf16_grads = _step("on", tmp_path, bf16_dtypes)
     # The setting takes effect: a bf16 product, its adapter update added in fp32 (the layer's output is fp32).
-    assert fp32_dtypes == [torch.float32, False] and bf16_dtypes == [torch.float32, True]
+    assert fp32_dtypes == [torch.float32, False, False] and bf16_dtypes == [torch.float32, True, True]
     assert bf16_grads.dtype == torch.float32  # the adapter and its gradients stay fp32
     assert bf16_loss == pytest.approx(fp32_loss, rel=1e-2)
     assert torch.nn.functional.cosine_similarity(bf16_grads, fp32_grads, dim=0) > 0.99
@@ -95,15 +96,30 @@ def test_fused_lora_under_cpu_bf16_drops_out_like_dropout_and_backpropagates_thr
     assert (x.grad[~keep] == 0).all()  # dropped inputs get no gradient through the branch
 
 
+def test_the_bf16_steps_dropout_mask_keeps_each_entry_with_probability_one_minus_p_in_every_lane():
+    """Four 16-bit draws come out of each 64-bit one: all four lanes must be uniform (a draw that left the
+    top bit clear would keep every fourth entry always), and p is honoured to well within 1%."""
+    from tuner.fast.fused_lora import _kept_unscaled
+
+    torch.manual_seed(0)
+    x = torch.ones(1000, 400)
+    for p in (0.5, 0.1):
+        dropped, keep = _kept_unscaled(x, p)
+        lanes = keep.flatten().view(-1, 4).float().mean(0)
+        assert torch.allclose(lanes, torch.full((4,), 1 - p), atol=0.005), (p, lanes)
+        assert torch.equal(dropped, keep.float())  # kept entries unscaled, dropped ones zero
+    assert not torch.equal(_kept_unscaled(x, 0.5)[1], _kept_unscaled(x, 0.5)[1])  # fresh draws each call
+
+
 def test_the_frozen_weights_bf16_copy_is_made_once_and_again_when_the_weight_changes():
-    from tuner.fast.fused_lora import _bf16_base_weight
+    from tuner.fast.cpu_bf16 import frozen_bf16_weight
 
     layer = torch.nn.Linear(8, 4).requires_grad_(False)
-    first = _bf16_base_weight(layer)
-    assert first.dtype == torch.bfloat16 and _bf16_base_weight(layer) is first
+    first = frozen_bf16_weight(layer)
+    assert first.dtype == torch.bfloat16 and frozen_bf16_weight(layer) is first
     with torch.no_grad():
         layer.weight.add_(1.0)  # written in place (a new state loaded into the model)
-    assert torch.equal(_bf16_base_weight(layer), layer.weight.bfloat16())
+    assert torch.equal(frozen_bf16_weight(layer), layer.weight.bfloat16())
 
 
 def test_a_merged_lora_layer_drops_its_bf16_copy_so_the_unmerged_one_reads_the_weight_afresh():
