@@ -27,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluation.add_argument("--prompts", default=None, help="a JSON-lines prompts file instead of the held-out data")
     evaluation.add_argument("--gguf", action="append", default=[], help="a GGUF side (repeatable)")
     evaluation.add_argument("--quant", default="", help="the run's own GGUFs as sides: q4_k_m,q8_0,...")
-    evaluation.add_argument("--max-tokens", type=int, default=None, help="reply budget (default: from the data)")
+    evaluation.add_argument("--max-tokens", type=int, default=None, help="one reply budget for all (default: twice each reference)")
     evaluation.add_argument("--loss-tokens", type=int, default=None, help="held-out tokens scored (default 2048)")
     return parser
 

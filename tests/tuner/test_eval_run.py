@@ -98,6 +98,29 @@ def test_a_prompts_file_replaces_the_held_out_data(trained_run, tmp_path):
     assert result.samples[1]["reference"] == "" and result.settings["max_new_tokens"] == 12
 
 
+def test_each_reply_gets_twice_its_own_reference_as_budget_unless_max_tokens_fixes_one(trained_run, tiny_base_dir,
+                                                                                       tmp_path):
+    """A tarot reading and a one-line chat reply in one eval: the reading is not cut at the chat's budget (nor
+    at the old 160-token ceiling, under the sample readings' length), and the chat reply gets no reading's room."""
+    from tuner.evaluate.generate import MAX_REPLY_TOKENS, MIN_REPLY_TOKENS, reply_budgets
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_base_dir)
+    reading, line = "The Hermit, upright, in the past: " * 12, "来一杯桂花乌龙吧。"
+    long_budget, short_budget = reply_budgets(tokenizer, [reading, line], None)
+    assert long_budget == min(MAX_REPLY_TOKENS, 2 * len(tokenizer(reading, add_special_tokens=False)["input_ids"]))
+    assert long_budget > 160 and short_budget == MIN_REPLY_TOKENS
+    assert reply_budgets(tokenizer, [reading, line], 20) == [20, 20]
+
+    prompts = tmp_path / "prompts.jsonl"
+    prompts.write_text("\n".join(json.dumps({"prompt": p, "reference": r, "system": PERSONA}, ensure_ascii=False)
+                                 for p, r in (("读一下我的牌", reading), ("今天喝什么茶？", line))), encoding="utf-8")
+    result = evaluate_run(trained_run, prompts=2, prompts_file=prompts, sides=("tuned",), write=False)
+    assert result.settings["per_reference"] and result.settings["max_new_tokens"] == long_budget
+    assert [s["budget"] for s in result.samples] == [long_budget, short_budget]
+    assert all(s["replies"]["tuned"]["tokens"] <= s["budget"] for s in result.samples)
+
+
 def test_compare_sets_two_runs_side_by_side(report, trained_run, tmp_path):
     """Run B is run A with its adapter undone: training moved nothing, so A is nearer its data."""
     import torch
@@ -110,7 +133,7 @@ def test_compare_sets_two_runs_side_by_side(report, trained_run, tmp_path):
     shutil.copytree(trained_run.adapter, other.adapter)
     weights = other.adapter / "adapter_model.safetensors"
     save_file({k: torch.zeros_like(v) if "lora_B" in k else v for k, v in load_file(weights).items()}, weights)
-    second = evaluate_run(other, prompts=3, seed=1, max_new_tokens=16)
+    second = evaluate_run(other, prompts=3, seed=1)  # the same prompts and budgets as run A's
     assert second.loss["tuned"]["loss"] == pytest.approx(second.loss["base"]["loss"], abs=1e-4)
     comparison = compare_reports(report, second)
     assert comparison["loss_drop"]["a"] > 0.5 and abs(comparison["loss_drop"]["b"]) < 1e-3
@@ -131,7 +154,7 @@ def test_cli_eval_runs_the_child_and_prints_the_table(trained_run, capsys):
     out = capsys.readouterr().out
     assert "held-out loss" in out and "ends by itself" in out and "prompt 1:" in out and "tuned" in out
     written = read_report(trained_run.root)
-    assert written.settings == {"max_new_tokens": 8, "temperature": 0.7, "top_p": 0.9, "seed": 3}
+    assert written.settings == {"max_new_tokens": 8, "temperature": 0.7, "top_p": 0.9, "seed": 3, "per_reference": False}
     assert written.sides == ["base", "tuned", "q8_0"] and (trained_run.root / "eval" / "linzhi-q8_0.gguf").is_file()
     assert abs(written.loss["q8_0"]["perplexity_vs_tuned"]) < 0.05
 

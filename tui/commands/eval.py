@@ -86,6 +86,6 @@ def register(subparsers) -> None:
     p.add_argument("--prompts", metavar="FILE", help="JSON lines: {messages} or {prompt, reference?} per line")
     p.add_argument("--gguf", action="append", metavar="FILE", help="a GGUF file as one more side (repeatable)")
     p.add_argument("--quant", metavar="TYPES", help="the run's exported GGUFs as sides, e.g. q4_k_m,q8_0")
-    p.add_argument("--max-tokens", type=int, help="reply budget in tokens (default: twice the longest reference)")
+    p.add_argument("--max-tokens", type=int, help="one reply budget in tokens for every reply (default: each reply twice its own reference, 48-512)")
     p.add_argument("--loss-tokens", type=int, help="held-out tokens the loss is measured on (default 2048)")
     p.set_defaults(func=evaluate)

@@ -48,8 +48,10 @@ class EvalScreen(Screen):
                           f"(or `hearth eval {self.run.root.name}`)")
             body.update("")
             return
-        status.update(f"{report.created} · {report.settings.get('max_new_tokens')} tokens a reply, "
-                      f"seed {report.settings.get('seed')}")
+        budget = report.settings.get("max_new_tokens")
+        budget = f"up to {budget} tokens a reply (twice its reference)" if report.settings.get("per_reference") \
+            else f"{budget} tokens a reply"
+        status.update(f"{report.created} · {budget}, seed {report.settings.get('seed')}")
         body.update(eval_view(report, with_definitions=True))
 
     def action_evaluate(self) -> None:

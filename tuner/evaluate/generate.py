@@ -10,27 +10,36 @@ from dataclasses import asdict, dataclass
 
 from tuner.evaluate.measures import Reply
 
-MIN_REPLY_TOKENS, MAX_REPLY_TOKENS = 48, 160  # the default budget: twice the data's longest reference, within these
+# A reply's default budget: twice its own reference, within these. Each prompt gets its own, so a tarot reading
+# (~175 tokens in the sample readings) is not cut where a chat reply of 30 would be fairly judged, and a chat reply
+# in a run that also reads is not given a reading's room to ramble in.
+MIN_REPLY_TOKENS, MAX_REPLY_TOKENS = 48, 512
 
 
 @dataclass(frozen=True)
 class Settings:
-    max_new_tokens: int
+    max_new_tokens: int  # the largest reply budget: --max-tokens for every reply, else the longest reference's
     temperature: float = 0.7
     top_p: float = 0.9
     seed: int = 0
+    per_reference: bool = False  # each reply's budget is twice its own reference (no --max-tokens)
 
     def to_json(self) -> dict:
         return asdict(self)
 
 
-def reply_budget(tokenizer, references: list[str]) -> int:
-    """Room for a reply twice as long as the longest reference, so 'ends by itself' is a fair question."""
-    longest = max((len(tokenizer(r, add_special_tokens=False)["input_ids"]) for r in references if r), default=0)
-    return max(MIN_REPLY_TOKENS, min(MAX_REPLY_TOKENS, 2 * longest))
+def reply_budget(tokenizer, reference: str) -> int:
+    """Room for a reply twice as long as its reference, so 'ends by itself' is a fair question."""
+    length = len(tokenizer(reference, add_special_tokens=False)["input_ids"]) if reference else 0
+    return max(MIN_REPLY_TOKENS, min(MAX_REPLY_TOKENS, 2 * length))
 
 
-def hf_reply(model, tokenizer, messages: list[dict], settings: Settings, eot_id: int) -> Reply:
+def reply_budgets(tokenizer, references: list[str], fixed: int | None) -> list[int]:
+    """Each reply's budget: `fixed` (--max-tokens) for all, else twice each reference."""
+    return [fixed or reply_budget(tokenizer, reference) for reference in references]
+
+
+def hf_reply(model, tokenizer, messages: list[dict], settings: Settings, eot_id: int, budget: int) -> Reply:
     import torch
 
     text = tokenizer.apply_chat_template(list(messages), tokenize=False, add_generation_prompt=True)
@@ -40,7 +49,7 @@ def hf_reply(model, tokenizer, messages: list[dict], settings: Settings, eot_id:
     sampling = dict(do_sample=True, temperature=settings.temperature, top_p=settings.top_p) \
         if settings.temperature > 0 else dict(do_sample=False, temperature=None, top_p=None, top_k=None)
     with torch.no_grad():
-        out = model.generate(**ids, max_new_tokens=settings.max_new_tokens, eos_token_id=eot_id,
+        out = model.generate(**ids, max_new_tokens=budget, eos_token_id=eot_id,
                              pad_token_id=tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eot_id,
                              repetition_penalty=1.0, **sampling)
     new = out[0, ids["input_ids"].shape[1]:].tolist()
@@ -49,11 +58,11 @@ def hf_reply(model, tokenizer, messages: list[dict], settings: Settings, eot_id:
     return Reply(tokenizer.decode(body, skip_special_tokens=False).strip(), stopped, len(new))
 
 
-def gguf_reply(llm, messages: list[dict], settings: Settings) -> Reply:
+def gguf_reply(llm, messages: list[dict], settings: Settings, budget: int) -> Reply:
     from hearth.llama import STOP, native_output
 
     with native_output():
-        out = llm.create_chat_completion(messages=list(messages), max_tokens=settings.max_new_tokens,
+        out = llm.create_chat_completion(messages=list(messages), max_tokens=budget,
                                          temperature=settings.temperature, top_p=settings.top_p,
                                          repeat_penalty=1.0, seed=settings.seed)
     choice = out["choices"][0]

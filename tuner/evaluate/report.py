@@ -129,7 +129,8 @@ def markdown(report: EvalReport) -> str:
             reply = sample["replies"].get(side)
             if reply is None:
                 continue
-            ending = "ended by itself" if reply["stopped"] else "cut at the reply budget"
+            budget = f" of {sample['budget']}" if "budget" in sample else ""  # reports before per-reply budgets
+            ending = "ended by itself" if reply["stopped"] else f"cut at the reply budget{budget}"
             lines += ["", f"**{side}** ({reply['tokens']} tokens, {ending})", "", _quote(reply["text"] or "(empty)")]
     return "\n".join(lines) + "\n"
 

@@ -14,7 +14,7 @@ from typing import Callable
 from hearth.errors import UserError
 from hearth.language import run_language, text_language
 from hearth.paths import RunPaths, resolve_run
-from tuner.evaluate.generate import Settings, gguf_reply, hf_reply, reply_budget
+from tuner.evaluate.generate import Settings, gguf_reply, hf_reply, reply_budgets
 from tuner.evaluate.loss import LOSS_MAX_TOKENS, Loss, encode_heldout, hf_logits, mean_loss
 from tuner.evaluate.measures import Context, drawn_cards, median_units, prompt_user_names
 from tuner.evaluate.prompts import Prompt, choose, first_reply_prompt, load_prompts_file, read_conversations
@@ -94,7 +94,7 @@ def _load_tuned(run: RunPaths, recipe):
     return PeftModel.from_pretrained(model, str(run.adapter)).eval(), tokenizer, base
 
 
-def _hf_side(model, tokenizer, encoded, prompts, settings, eot_id, side: str, emit: Emit, preference_rows=()):
+def _hf_side(model, tokenizer, encoded, prompts, budgets, settings, eot_id, side: str, emit: Emit, preference_rows=()):
     emit("stage", message=f"{side}: held-out loss on {len(encoded)} conversations")
     loss = mean_loss(hf_logits(model), encoded) if encoded else None
     margin = None
@@ -102,24 +102,24 @@ def _hf_side(model, tokenizer, encoded, prompts, settings, eot_id, side: str, em
         emit("stage", message=f"{side}: preference margin on {len(preference_rows)} held-out rows")
         margin = preference_margin(model, tokenizer, list(preference_rows))
     replies = []
-    for number, prompt in enumerate(prompts, 1):
+    for number, (prompt, budget) in enumerate(zip(prompts, budgets), 1):
         emit("stage", message=f"{side}: reply {number}/{len(prompts)}")
-        replies.append(hf_reply(model, tokenizer, prompt.messages, settings, eot_id))
+        replies.append(hf_reply(model, tokenizer, prompt.messages, settings, eot_id, budget))
     return loss, replies, margin
 
 
-def _gguf_side(path: Path, encoded, prompts, settings, side: str, emit: Emit):
+def _gguf_side(path: Path, encoded, prompts, budgets, settings, side: str, emit: Emit):
     from hearth.llama import eval_logits, open_llama
 
     longest = max([len(e.input_ids) for e in encoded] + [0])
-    n_ctx = max(1024, longest + 8)  # a held-out conversation, or a prompt and its reply budget
+    n_ctx = max(1024, longest + max(budgets, default=0) + 8)  # a held-out conversation, or a prompt and its budget
     with open_llama(path, logits_all=True, n_ctx=n_ctx, seed=settings.seed) as llm:
         emit("stage", message=f"{side}: held-out loss through llama.cpp ({path.name})")
         loss = mean_loss(lambda ids, rows: eval_logits(llm, ids)[rows], encoded) if encoded else None
         replies = []
-        for number, prompt in enumerate(prompts, 1):
+        for number, (prompt, budget) in enumerate(zip(prompts, budgets), 1):
             emit("stage", message=f"{side}: reply {number}/{len(prompts)}")
-            replies.append(gguf_reply(llm, prompt.messages, settings))
+            replies.append(gguf_reply(llm, prompt.messages, settings, budget))
     return loss, replies
 
 
@@ -174,8 +174,9 @@ def evaluate_run(run, *, prompts: int = DEFAULT_PROMPTS, sides=(BASE, TUNED), gg
     from tuner.masking import end_of_turn_token
 
     eot_id = tokenizer.convert_tokens_to_ids(end_of_turn_token(tokenizer))
-    settings = Settings(max_new_tokens or reply_budget(tokenizer, [p.reference for p in chosen]), temperature,
-                        seed=seed)
+    budgets = reply_budgets(tokenizer, [p.reference for p in chosen], max_new_tokens)
+    settings = Settings(max(budgets, default=max_new_tokens or 0), temperature, seed=seed,
+                        per_reference=not max_new_tokens)
     encoded = encode_heldout(tokenizer, scored, recipe.data.max_length, loss_tokens)
     references = " ".join(p.reference for p in pool)
     language = run_language(run.root, default=text_language(references) if references.strip() else "en")
@@ -186,16 +187,16 @@ def evaluate_run(run, *, prompts: int = DEFAULT_PROMPTS, sides=(BASE, TUNED), gg
         if side == BASE:
             with model.disable_adapter():
                 losses[side], replies[side], margins[side] = _hf_side(
-                    model, tokenizer, encoded, chosen, settings, eot_id, side, emit, preference_rows)
+                    model, tokenizer, encoded, chosen, budgets, settings, eot_id, side, emit, preference_rows)
         else:
             if not recipe.lora.qlora:
                 model.merge_adapter()  # the weights export will hold, and a forward pass as cheap as the base's
             losses[side], replies[side], margins[side] = _hf_side(
-                model, tokenizer, encoded, chosen, settings, eot_id, side, emit, preference_rows)
+                model, tokenizer, encoded, chosen, budgets, settings, eot_id, side, emit, preference_rows)
     del model
     for path in gguf_paths:
         side = _side_name(run, path, set(replies))
-        losses[side], replies[side] = _gguf_side(path, encoded, chosen, settings, side, emit)
+        losses[side], replies[side] = _gguf_side(path, encoded, chosen, budgets, settings, side, emit)
     contexts = _contexts(chosen, recipe.system_prompt, language)
     rows = measure_rows(replies, contexts)
     loss = _loss_json(losses)
@@ -204,7 +205,7 @@ def evaluate_run(run, *, prompts: int = DEFAULT_PROMPTS, sides=(BASE, TUNED), gg
         run=run.root.name, base=str(base), source=source, language=language, settings=settings.to_json(),
         sides=list(replies), loss=loss, measures=rows, verdict=verdict(loss, rows, preference),
         preference=preference, started_from=recipe.preference.start_from,
-        samples=[{**p.to_json(), "replies": {side: replies[side][i].to_json() for side in replies}}
+        samples=[{**p.to_json(), "budget": budgets[i], "replies": {side: replies[side][i].to_json() for side in replies}}
                  for i, p in enumerate(chosen)],
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"))
     if write:
