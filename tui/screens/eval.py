@@ -49,7 +49,7 @@ class EvalScreen(Screen):
             body.update("")
             return
         budget = report.settings.get("max_new_tokens")
-        budget = f"up to {budget} tokens a reply (twice its reference)" if report.settings.get("per_reference") \
+        budget = f"up to {budget} tokens a reply (2× its reference)" if report.settings.get("per_reference") \
             else f"{budget} tokens a reply"
         status.update(f"{report.created} · {budget}, seed {report.settings.get('seed')}")
         body.update(eval_view(report, with_definitions=True))
