@@ -22,7 +22,7 @@ from trl import SFTTrainer
 
 from hearth.events import emit
 from tuner.fast.attention import ATTENTION_NAME, register_varlen_attention
-from tuner.fast.cpu_bf16 import cpu_bf16_autocast
+from tuner.fast.cpu_bf16 import cpu_bf16_autocast, frozen_projections_to_bf16
 from tuner.fast.compiled_layers import compile_decoder_layers, uncompile_decoder_layers
 from tuner.fast.fused_lora import forget_last_cast, install_fused_lora
 from tuner.fast.head import install_chunked_head
@@ -114,6 +114,8 @@ class FastSFTTrainer(SFTTrainer):
             apply_liger_kernels(causal_lm)
         if path.fused_lora:
             install_fused_lora(self.model)
+        if path.cpu_bf16:
+            frozen_projections_to_bf16(self.model)
         if path.chunked_loss:
             install_chunked_head(causal_lm, path.settings.loss_chunk_tokens)
         if path.checkpointing:

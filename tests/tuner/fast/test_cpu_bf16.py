@@ -51,6 +51,7 @@ def _step(cpu_bf16: str, tmp_path, seen: list):
     loss.backward()
     seen.append("_hearth_bf16_weight" in q_proj.base_layer.__dict__)  # the frozen product ran from its bf16 copy
     seen.append("_hearth_bf16_weight" in model.get_output_embeddings().__dict__)  # and the frozen head
+    seen.append(q_proj.base_layer.weight.dtype)  # no fp32 original kept beside the bf16 one
     grads = torch.cat([p.grad.flatten() for p in model.parameters() if p.requires_grad])
     return loss.item(), grads
 
@@ -60,7 +61,8 @@ def test_a_step_under_cpu_bf16_multiplies_in_bf16_and_keeps_the_loss_and_gradien
     fp32_loss, fp32_grads = _step("off", tmp_path, fp32_dtypes)
     bf16_loss, bf16_grads = _step("on", tmp_path, bf16_dtypes)
     # The setting takes effect: a bf16 product, its adapter update added in fp32 (the layer's output is fp32).
-    assert fp32_dtypes == [torch.float32, False, False] and bf16_dtypes == [torch.float32, True, True]
+    assert fp32_dtypes == [torch.float32, False, False, torch.float32]
+    assert bf16_dtypes == [torch.float32, True, True, torch.bfloat16]
     assert bf16_grads.dtype == torch.float32  # the adapter and its gradients stay fp32
     assert bf16_loss == pytest.approx(fp32_loss, rel=1e-2)
     assert torch.nn.functional.cosine_similarity(bf16_grads, fp32_grads, dim=0) > 0.99

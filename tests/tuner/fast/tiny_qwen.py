@@ -59,7 +59,8 @@ def lora_trainer(fast: bool, dtype: torch.dtype, rows: list[dict], tmp_path, dev
     from trl import SFTConfig
 
     model = tiny_qwen2(dtype=dtype, seed=7).to(device)
-    settings = FastSettings(**{"enabled": "on" if fast else "off", "liger": "off", "token_budget": 4096, **settings})
+    settings = FastSettings(**{"enabled": "on" if fast else "off", "liger": "off", "token_budget": 4096,
+                              "cpu_bf16": "off", **settings})  # fp32 exactness, on any CPU; test_cpu_bf16 asks for it
     path = choose_fast_path(settings, model, has_cuda=device == "cuda")
     lora = LoraConfig(r=4, lora_alpha=8, lora_dropout=0.0, target_modules=["q_proj", "k_proj", "v_proj",
                       "o_proj", "gate_proj", "up_proj", "down_proj"], task_type="CAUSAL_LM")
