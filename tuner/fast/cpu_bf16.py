@@ -66,10 +66,13 @@ def frozen_projections_to_bf16(model: torch.nn.Module) -> int:
     load the base afresh. Returns how many weights changed."""
     from peft.tuners.lora import LoraLayer
 
+    embeddings = model.get_input_embeddings() if hasattr(model, "get_input_embeddings") else None
+    tied = embeddings.weight if embeddings is not None else None  # a LoRA'd head tied to them: keep both fp32
     changed = 0
     for module in model.modules():
         base = module.get_base_layer() if isinstance(module, LoraLayer) else None
-        if type(base) is torch.nn.Linear and not base.weight.requires_grad and base.weight.dtype == torch.float32:
+        if (type(base) is torch.nn.Linear and not base.weight.requires_grad and base.weight.dtype == torch.float32
+                and base.weight is not tied):
             base.weight.data = base.weight.data.to(torch.bfloat16)
             base.__dict__.pop("_hearth_bf16_weight", None)
             changed += 1

@@ -159,3 +159,18 @@ def test_the_chunked_loss_with_a_bf16_head_on_the_cpu_stays_close_to_fp32():
     assert losses[torch.bfloat16] == pytest.approx(reference, rel=2e-3)
     assert grads[torch.bfloat16].dtype == torch.float32
     assert torch.nn.functional.cosine_similarity(grads[None].flatten(), grads[torch.bfloat16].flatten(), dim=0) > 0.999
+
+
+def test_frozen_projections_turn_bf16_but_a_lora_head_tied_to_the_embeddings_stays_fp32():
+    from peft import LoraConfig, get_peft_model
+
+    from tuner.fast.cpu_bf16 import frozen_projections_to_bf16
+
+    model = tiny_qwen2(seed=1)
+    model.lm_head.weight = model.model.embed_tokens.weight  # tied, as SmolLM2's are
+    model = get_peft_model(model, LoraConfig(r=2, target_modules=["q_proj", "lm_head"]))
+    layers = model.get_base_model().model.layers
+    assert frozen_projections_to_bf16(model) == len(layers)  # each q_proj, not the head
+    assert all(layer.self_attn.q_proj.base_layer.weight.dtype == torch.bfloat16 for layer in layers)
+    assert model.get_input_embeddings().weight.dtype == torch.float32
+    assert all(p.dtype == torch.float32 for n, p in model.named_parameters() if p.requires_grad)  # the adapter
