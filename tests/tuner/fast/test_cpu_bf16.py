@@ -98,7 +98,7 @@ def test_fused_lora_under_cpu_bf16_drops_out_like_dropout_and_backpropagates_thr
     assert (x.grad[~keep] == 0).all()  # dropped inputs get no gradient through the branch
 
 
-def test_the_bf16_steps_dropout_mask_keeps_each_entry_with_probability_one_minus_p_in_every_lane():
+def test_the_cpu_steps_dropout_mask_keeps_each_entry_with_probability_one_minus_p_in_every_lane():
     """Four 16-bit draws come out of each 64-bit one: all four lanes must be uniform (a draw that left the
     top bit clear would keep every fourth entry always), and p is honoured to well within 1%."""
     from tuner.fast.fused_lora import _kept_unscaled

@@ -28,10 +28,23 @@ def _loss_and_grads(model, ids, seed):
     return loss.item(), {n: p.grad.clone() for n, p in model.named_parameters() if p.requires_grad}
 
 
+class _SixteenBitDropout(torch.nn.Dropout):
+    """PEFT's dropout drawing the masks the fused branch draws on a CPU (16-bit lanes, not native_dropout's
+    uniforms), so one seed gives both the same masks: inverted dropout, the kept entries scaled by 1/(1-p)."""
+
+    def forward(self, x):
+        from tuner.fast.fused_lora import _kept_unscaled
+
+        return _kept_unscaled(x, self.p)[0] / (1 - self.p) if self.training else x
+
+
 def test_fused_lora_equals_peft_lora_including_dropout():
     from tuner.fast.fused_lora import install_fused_lora
 
     model = _peft_tiny(dropout=0.3)
+    for module in model.modules():
+        if hasattr(module, "lora_dropout"):
+            module.lora_dropout["default"] = _SixteenBitDropout(0.3)
     ids = torch.tensor([conversation(24, 9)["input_ids"]])
     plain_loss, plain_grads = _loss_and_grads(model, ids, seed=11)
     assert install_fused_lora(model) == 2 * 4
