@@ -1,7 +1,7 @@
 """Fit a conversation into the context window, however long it has grown.
 
-The prompt is laid out as: system prompt (with the persona card) · example dialogue · history ·
-note (lore and post-history instructions) · the model's turn. Rules, in order:
+The prompt is laid out as: system prompt (the persona card, with the lore the chat has triggered) ·
+example dialogue · history · note (post-history instructions) · the model's turn. Rules, in order:
 
 1. The system prompt and the newest user message always stay; the reply keeps its room
    (`reply_tokens`), so prompt + reply never exceed `n_ctx`.
@@ -9,7 +9,7 @@ note (lore and post-history instructions) · the model's turn. Rules, in order:
 3. History is trimmed from the oldest side in blocks: when it overflows, whole exchanges are
    dropped until only `1 - trim_fraction` of the room is used. The next turns then add to an
    unchanged beginning, so llama-cpp-python reuses its KV cache for it, and the beginning only
-   moves again when the room is full once more.
+   moves again when the room is full once more (or when the lore in the system prompt changes).
 
 The choice is a pure function of the conversation: the trim point is found by replaying the
 conversation from its first exchange, so it is the same every time the same chat is fitted (after

@@ -256,17 +256,14 @@ class ChatSession:
         persona = self.persona
         turns = self.turns if turns is None else turns
         history = [t.as_chat_message() for t in turns]
-        note_parts: list[str] = []
-        if persona is not None:
-            recent = [t.content for t in turns[-LORE_SCAN_MESSAGES:]]
-            note_parts += list(persona.lore_for(recent))
-            if persona.post_history:
-                note_parts.append(persona.post_history)
+        if persona is None:
+            return PromptParts(system=self.system_prompt, history=history)
+        recent = [t.content for t in turns[-LORE_SCAN_MESSAGES:]]
         return PromptParts(
-            system=self.system_prompt,
-            examples=list(persona.examples) if persona is not None else [],
+            system=persona.system_with_lore(persona.lore_hits(recent)),
+            examples=list(persona.examples),
             history=history,
-            note="\n\n".join(p for p in note_parts if p),
+            note=persona.post_history,
         )
 
     # -- internals ------------------------------------------------------------------------------

@@ -6,7 +6,9 @@
 - examples: each `<START>` block of `mes_example` as chat messages.
 - greeting / alternate_greetings: the opening message and its alternatives.
 - post_history: `post_history_instructions`, for after the conversation.
-- lore_for(recent messages): lorebook entries the conversation has triggered.
+- lore_for(recent messages): lorebook entries the conversation has triggered; system_with_lore puts
+  them in the system prompt where the card spec says: `before_char` ahead of the character's
+  description, `after_char` after the scenario (SillyTavern's wiBefore / wiAfter).
 Every macro is replaced with the character's and the person's names.
 """
 
@@ -51,7 +53,8 @@ def card_language(card: Card) -> str:
 
 @dataclass
 class PersonaPrompt:
-    system: str
+    instruction: str  # the card's system prompt, or hearth's default
+    definitions: list[str]  # description, personality, scenario: what the lore goes around
     examples: list[list[dict]]
     greeting: str
     alternate_greetings: list[str]
@@ -59,6 +62,11 @@ class PersonaPrompt:
     char_name: str
     user_name: str
     card: Card = field(repr=False)
+
+    @property
+    def system(self) -> str:
+        """The system prompt without lore: the instruction, then the definitions."""
+        return self.system_with_lore([])
 
     def expand(self, text: str) -> str:
         return expand(text, char=self.char_name, user=self.user_name)
@@ -85,6 +93,16 @@ class PersonaPrompt:
         """Contents of the lorebook entries to insert, in insertion order. `budget` (tokens,
         default: the book's token_budget) is counted with `count_tokens` (default: an estimate)."""
         return [hit.content for hit in self.lore_hits(recent_messages, budget=budget, count_tokens=count_tokens)]
+
+    def system_with_lore(self, hits: list[LoreHit]) -> str:
+        """The system prompt with these lore hits in their places: `after_char` entries after the
+        definitions, every other entry between the instruction and the description. Lore sent as a
+        message after the user's turn instead was copied word for word by a tuned 135M base, which
+        had never seen a system message there (docs/architecture.md)."""
+        after = [hit.content for hit in hits if hit.position == "after_char"]
+        before = [hit.content for hit in hits if hit.position != "after_char"]
+        sections = [self.instruction, *before, *self.definitions, *after]
+        return "\n\n".join(section for section in sections if section)
 
 
 def parse_examples(mes_example: str, *, char_names: list[str], expand_text: Callable[[str], str]) -> list[list[dict]]:
@@ -122,14 +140,14 @@ def render_persona(card: Card, user_name: str = "你") -> PersonaPrompt:
     language = card_language(card)
     default = fill(DEFAULT_SYSTEM_PROMPTS[language])
     labels = SECTION_LABELS[language]
-    sections = [
-        fill(card.system_prompt, original=default) if card.system_prompt.strip() else default,
+    definitions = [
         fill(card.description),
         fill(labels["personality"] + card.personality.strip()) if card.personality.strip() else "",
         fill(labels["scenario"] + card.scenario.strip()) if card.scenario.strip() else "",
     ]
     return PersonaPrompt(
-        system="\n\n".join(section for section in sections if section),
+        instruction=fill(card.system_prompt, original=default) if card.system_prompt.strip() else default,
+        definitions=[section for section in definitions if section],
         examples=parse_examples(card.mes_example, char_names=[card.name, char_name], expand_text=fill),
         greeting=fill(card.first_mes),
         alternate_greetings=[fill(text) for text in card.alternate_greetings if text.strip()],

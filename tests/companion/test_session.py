@@ -107,12 +107,15 @@ def test_persona_greeting_system_prompt_examples_and_note(scripted_gguf, engine_
     assert store.chat(session.chat_id).persona == chosen.name
     session.send("你店里的馒头呢？").consume()
     messages = session.last_fitted.messages
-    assert messages[0]["role"] == "system" and "林栀" in messages[0]["content"]
+    system = messages[0]["content"]
+    assert messages[0]["role"] == "system" and "林栀" in system
     assert session.last_fitted.examples_kept
     assert any(m["role"] == "assistant" and "周报" in m["content"] for m in messages)  # an example dialogue
+    assert "怕吸尘器" in system and "怕吸尘器" not in session.system_prompt  # the lorebook entry the message triggered
     note = messages[-1]
-    assert note["role"] == "system" and "一到四句" in note["content"]  # post-history instructions
-    assert "橘猫" in note["content"] or "馒头" in note["content"]  # the lorebook entry the message triggered
+    assert note["role"] == "system" and "一到四句" in note["content"]  # post-history instructions, after the history
+    assert "怕吸尘器" not in note["content"]
+    assert messages[-2] == {"role": "user", "content": "你店里的馒头呢？"}
 
 
 def test_open_continues_a_stored_chat_with_the_chosen_card(scripted_gguf, engine_factory, store):

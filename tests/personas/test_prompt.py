@@ -194,6 +194,22 @@ def test_lore_hits_carry_their_position(position):
     assert [hit.position for hit in render_persona(card).lore_hits(["lake"])] == [position]
 
 
+def test_triggered_lore_sits_in_the_system_prompt_around_the_definitions_as_the_card_spec_places_it(v2_dict):
+    """before_char entries between the instruction and the description, after_char ones after the scenario."""
+    v2_dict["data"]["character_book"]["entries"] = [
+        _entry("LORE-AFTER", ["lake"], order=1, position="after_char"),
+        _entry("LORE-BEFORE", ["lake"], order=2, position="before_char"),
+        _entry("LORE-UNPLACED", ["boat"], order=3),
+    ]
+    prompt = render_persona(Card.from_dict(v2_dict), user_name="Sam")
+    system = prompt.system_with_lore(prompt.lore_hits(["the lake", "a boat"]))
+    default = expand(DEFAULT_SYSTEM_PROMPTS["en"], char="Aqua", user="Sam")
+    order = [system.index(part) for part in (default, "LORE-BEFORE", "LORE-UNPLACED", "Aqua is a water spirit",
+                                             "Scenario: Sam meets Aqua", "LORE-AFTER")]
+    assert order == sorted(order)
+    assert prompt.system_with_lore([]) == prompt.system and "LORE" not in prompt.system
+
+
 def test_the_default_prompt_is_in_the_cards_language(v2_dict):
     """An English card gets no Chinese sentence (an English-only base answers that in pseudo-Chinese), and back."""
     english = render_persona(Card.from_dict(v2_dict), user_name="Sam").system
