@@ -26,7 +26,9 @@ class DemoPlan:
     quant: str
     who: str  # how the trained persona is named in the step titles
     eval_prompts: int  # held-out prompts answered side by side, base against tuned
-    eval_reply_tokens: int = 64  # her replies are a sentence or two; a longer budget only costs CPU time
+    # None: each held-out reply may run to twice its reference (a reading needs ~350 tokens, a chat line ~60);
+    # the tiny base's babble never ends, so it gets a fixed short budget
+    eval_reply_tokens: int | None = None
     eval_loss_tokens: int = 1024  # held-out tokens scored on each side: enough for a steady number
 
 
@@ -34,7 +36,7 @@ PLANS = {
     # the real base: English Lin Zhi in about two minutes of CPU training, then the q4_k_m a laptop would run
     "real": DemoPlan(recipe="smollm2-cpu", quant="q4_k_m", who="Lin Zhi", eval_prompts=2),
     # the offline fallback: the embedded tiny base babbles, but every stage is the real machinery
-    "tiny": DemoPlan(recipe="tiny-offline", quant="q8_0", who="林栀", eval_prompts=2),
+    "tiny": DemoPlan(recipe="tiny-offline", quant="q8_0", who="林栀", eval_prompts=2, eval_reply_tokens=64),
 }
 
 
@@ -72,7 +74,7 @@ def step_train(state: DemoState) -> None:
 
     recipe = load_recipe(state.plan.recipe)
     state.run = run = new_run(recipe)
-    console.print(f"run {run.root.name}: LoRA on {recipe.data.files[0]} (recipe {recipe.name}: {recipe.description})")
+    console.print(f"run {run.root.name}: LoRA on {', '.join(recipe.data.files)} (recipe {recipe.name}: {recipe.description})")
     done = run_job("tuner", ["train", str(run.root)], "training")
     console.print(f"adapter: {done['adapter']} (train loss {done['train_loss']:.3f}); metrics: {run.metrics}")
 
@@ -85,7 +87,8 @@ def step_eval(state: DemoState) -> None:
 
     run = state.run
     plan = state.plan
-    run_job("tuner", ["eval", str(run.root), "-n", str(plan.eval_prompts), "--max-tokens", str(plan.eval_reply_tokens),
+    budget = ["--max-tokens", str(plan.eval_reply_tokens)] if plan.eval_reply_tokens else []
+    run_job("tuner", ["eval", str(run.root), "-n", str(plan.eval_prompts), *budget,
                       "--loss-tokens", str(plan.eval_loss_tokens)], "evaluating")
     report = read_report(run.root)
     for table in side_by_side(report, prompts=state.plan.eval_prompts):
