@@ -17,7 +17,9 @@ event and an exit code:
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 import traceback
 from typing import Callable
 
@@ -43,11 +45,20 @@ def _out_of_memory_message(job: str, exc: BaseException) -> str:
     return f"{job} ran out of memory ({detail})"
 
 
+def _cancellable() -> None:
+    """Cancel is a SIGINT (ChildJob.cancel), so it must raise KeyboardInterrupt here even when the front end was
+    started with SIGINT ignored (a background job of a script, some CI runners): a child inherits SIG_IGN, and
+    Python then installs no handler of its own, so Cancel did nothing and the export ran on to the end."""
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def job_main(parser: argparse.ArgumentParser, run_job: Callable[[argparse.Namespace], dict],
              argv: list[str] | None = None) -> int:
     """Parse `argv` with `parser` (whose first positional is `job`, the job's name), run `run_job(args)` with
     stdout kept for events, and turn its result or its failure into the last event and the exit code."""
     offline.apply()  # before any Hugging Face library is imported: no telemetry, no hub look-ups
+    _cancellable()
     args = parser.parse_args(argv)
     job = getattr(args, "job", parser.prog)
     events_stream = sys.stdout

@@ -75,3 +75,31 @@ def test_stdout_is_given_back_after_the_job(capsys):
     before = sys.stdout
     _run(_raising(ValueError("x")), capsys)
     assert sys.stdout is before
+
+
+# A job whose process starts with SIGINT ignored, as the child of a front end started in the background does; it
+# signals itself as Cancel would, then works on.
+IGNORING_CHILD = """
+import os, signal, sys, time
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+import argparse
+from hearth.job_main import job_main
+parser = argparse.ArgumentParser(prog="python -m demo-job")
+parser.add_argument("job")
+def job(args):
+    os.kill(os.getpid(), signal.SIGINT)
+    time.sleep(30)
+    return {"finished": True}
+sys.exit(job_main(parser, job, ["work"]))
+"""
+
+
+def test_cancel_interrupts_a_job_that_started_with_sigint_ignored():
+    import subprocess
+    import sys
+
+    child = subprocess.run([sys.executable, "-c", IGNORING_CHILD], capture_output=True, text=True, timeout=25)
+    events = [json.loads(line) for line in child.stdout.splitlines()]
+    assert child.returncode == 130, child.stderr[-1000:]
+    assert events[-1]["event"] == "error" and "interrupted" in events[-1]["message"]
+
