@@ -6,7 +6,7 @@
 - examples: each `<START>` block of `mes_example` as chat messages.
 - greeting / alternate_greetings: the opening message and its alternatives.
 - post_history: `post_history_instructions`, for after the conversation.
-- lore_for(recent messages): lorebook entries the conversation has triggered; system_with_lore puts
+- lore_hits(recent messages): lorebook entries the conversation has triggered; system_with_lore puts
   them in the system prompt where the card spec says: `before_char` ahead of the character's
   description, `after_char` after the scenario (SillyTavern's wiBefore / wiAfter).
 Every macro is replaced with the character's and the person's names.
@@ -82,17 +82,6 @@ class PersonaPrompt:
         return select(
             self.card.character_book, recent_messages, expand=self.expand, budget=budget, count_tokens=count_tokens
         )
-
-    def lore_for(
-        self,
-        recent_messages: list[str],
-        *,
-        budget: int | None = None,
-        count_tokens: Callable[[str], int] = approx_tokens,
-    ) -> list[str]:
-        """Contents of the lorebook entries to insert, in insertion order. `budget` (tokens,
-        default: the book's token_budget) is counted with `count_tokens` (default: an estimate)."""
-        return [hit.content for hit in self.lore_hits(recent_messages, budget=budget, count_tokens=count_tokens)]
 
     def system_with_lore(self, hits: list[LoreHit]) -> str:
         """The system prompt with these lore hits in their places: `after_char` entries after the

@@ -116,9 +116,9 @@ def test_a_catastrophic_regex_key_does_not_hang_the_chat(tmp_path, tiny_gguf, he
 def test_a_latin_key_glued_to_chinese_text_fires():
     book = {"entries": [{"keys": ["Mel"], "content": "Mel is the innkeeper.", "insertion_order": 1}]}
     prompt = render_persona(Card.from_dict(small_card(character_book=book)))
-    assert prompt.lore_for(["我叫Mel你好"]) == ["Mel is the innkeeper."]
-    assert prompt.lore_for(["メルMelです"]) == ["Mel is the innkeeper."]
-    assert prompt.lore_for(["Melissa came by"]) == []  # still whole words among Latin letters
+    assert [hit.content for hit in prompt.lore_hits(["我叫Mel你好"])] == ["Mel is the innkeeper."]
+    assert [hit.content for hit in prompt.lore_hits(["メルMelです"])] == ["Mel is the innkeeper."]
+    assert [hit.content for hit in prompt.lore_hits(["Melissa came by"])] == []  # still whole words among Latin letters
 
 
 def test_a_regex_key_too_costly_to_compile_is_refused_at_import(tmp_path, hearth_home):
@@ -136,5 +136,5 @@ def test_a_regex_key_broken_by_its_macro_is_skipped_with_one_warning(caplog):
                         {"keys": ["lake"], "content": "The lake is cold."}]}
     prompt = render_persona(Card.from_dict(small_card(name="Mel (the bard", character_book=book)))
     for _ in range(3):
-        assert prompt.lore_for(["Mel (the bard by the lake"]) == ["The lake is cold."]
+        assert [hit.content for hit in prompt.lore_hits(["Mel (the bard by the lake"])] == ["The lake is cold."]
     assert [record.getMessage().count("cannot be used") for record in caplog.records] == [1]

@@ -40,9 +40,9 @@ def test_the_english_prompt_is_english_all_through():
     texts += [m["content"] for block in prompt.examples for m in block]
     assert all(text_language(text) == "en" and "{{" not in text for text in texts)
     assert "Lin Zhi" in prompt.system and "Sam" in prompt.system
-    lore = prompt.lore_for(["How is Mantou doing?"])
+    lore = [hit.content for hit in prompt.lore_hits(["How is Mantou doing?"])]
     assert len(lore) == 1 and "orange tomcat" in lore[0]
-    assert prompt.lore_for(["my education is going fine"]) == []  # English keys match whole words only
+    assert prompt.lore_hits(["my education is going fine"]) == []  # English keys match whole words only
 
 
 def test_a_persona_without_the_language_keeps_its_own_card(tmp_path, v2_dict):

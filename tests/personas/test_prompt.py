@@ -110,7 +110,7 @@ def _entry(content, keys, order=0, **more) -> dict:
 
 
 def _lore(card, messages, **kwargs):
-    return render_persona(card, user_name="Sam").lore_for(messages, **kwargs)
+    return [hit.content for hit in render_persona(card, user_name="Sam").lore_hits(messages, **kwargs)]
 
 
 def test_entries_whose_keys_appear_are_inserted_in_insertion_order():

@@ -7,7 +7,8 @@ a 0.5B step spent more GPU time in dtype copies and fp32 dropout than in matrix 
 took the 7B shape from 7.0k to 8.7k tokens/s.
 
 Here the branch is one function: dropout in the activation dtype (on CUDA one kernel that also yields
-the mask; on a CPU a mask from cheap 16-bit draws), `x A^T`, then `base_out + scale * (x A^T) B^T` as a single GEMM with the add in its epilogue.
+the mask; on a CPU a mask from cheap 16-bit draws), `x A^T`, then `base_out + scale * (x A^T) B^T` as
+a single GEMM with the add in its epilogue.
 Backward is four small GEMMs and the mask; the adapter's gradients come out in fp32 straight from
 the GEMM. Same function, same dropout semantics (inverted dropout, p from the recipe), fewer
 launches and less memory. Layers PEFT handles specially (DoRA and other variants, LoRA bias,
@@ -76,8 +77,7 @@ class _LoraBranch(torch.autograd.Function):
     def backward(ctx, grad_out):
         dropped, mask, xa, a, b = ctx.saved_tensors
         if ctx.redo_dropout:
-            dropped = torch.ops.aten.native_dropout_backward(dropped, mask, 1.0 if ctx.unscaled else
-                                                             1.0 / (1.0 - ctx.dropout_p))
+            dropped = torch.where(mask, dropped, 0)  # the CPU's unscaled copy (its 1/(1-p) is applied to grad_a)
         scale = ctx.scale
         g = grad_out.reshape(-1, grad_out.shape[-1]).to(xa.dtype)
         g_b = (g @ b).mul_(scale)  # [tokens, r]: the gradient reaching x A^T
