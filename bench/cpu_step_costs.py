@@ -2,6 +2,7 @@
 
     python bench/cpu_step_costs.py --base ~/.hearth/models/smollm2-135m-instruct
     python bench/cpu_step_costs.py --base ... --profile     # and the top operators of one bf16 step
+    python bench/cpu_step_costs.py --base ... --by-op       # and one fp32 step's time per aten operator
 
 Three measurements, each against a baseline taken in the same run:
 - a 508x576x1536 matrix product (SmolLM2-135M's MLP at a 512-token step) in bf16 against fp32: what
@@ -41,7 +42,36 @@ def product_ms(dtype, repeats: int = 50) -> float:
     return (time.perf_counter() - started) / repeats * 1e3
 
 
-def steps_tokens_per_s(args, cpu_bf16: str, dropout: float, profile: bool = False) -> float:
+def print_time_by_op(step, pack) -> None:
+    """One step's wall time per aten operator, each call timed as it returns (a dispatch mode). torch.profiler's
+    self times inflate the elementwise operators several-fold on this kind of machine, so they are not used here."""
+    import collections
+
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    seconds: dict[str, float] = collections.defaultdict(float)
+
+    class Timed(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            started = time.perf_counter()
+            out = func(*args, **(kwargs or {}))
+            seconds[func.overloadpacket.__name__] += time.perf_counter() - started
+            return out
+
+    started = time.perf_counter()
+    with Timed():
+        step(pack)
+    total = time.perf_counter() - started
+    print(f"\none fp32 step of {int(pack['input_ids'].numel())} tokens: {total:.2f} s\n")
+    print("| aten operator | seconds | share |")
+    print("|---|---:|---:|")
+    for name, spent in sorted(seconds.items(), key=lambda item: -item[1])[:12]:
+        print(f"| {name} | {spent:.3f} | {spent / total:.0%} |")
+    print(f"| everything else (Python, autograd, other operators) | {total - sum(seconds.values()):.3f} | "
+          f"{(total - sum(seconds.values())) / total:.0%} |")
+
+
+def steps_tokens_per_s(args, cpu_bf16: str, dropout: float, profile: bool = False, by_op: bool = False) -> float:
     """Tokens/s of fast-path optimizer steps on the first packs, with these settings."""
     import torch
 
@@ -69,6 +99,8 @@ def steps_tokens_per_s(args, cpu_bf16: str, dropout: float, profile: bool = Fals
     for pack in packs[WARMUP:]:
         step(pack)
     elapsed = time.perf_counter() - started
+    if by_op:
+        print_time_by_op(step, packs[WARMUP])
     if profile:
         from torch.profiler import ProfilerActivity
         from torch.profiler import profile as profiler
@@ -88,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--base", required=True, help="a Hugging Face model folder (what `hearth base smollm2` imports)")
     parser.add_argument("--rows", type=int, default=32)
     parser.add_argument("--profile", action="store_true", help="print the top operators of one bf16 step")
+    parser.add_argument("--by-op", action="store_true", help="print one fp32 step's wall time per aten operator")
     args = parser.parse_args(argv)
     args.dtype, args.shape = "float32", "narrow"
 
@@ -97,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
 
     fp32_ms, bf16_ms = product_ms(torch.float32), product_ms(torch.bfloat16)
     dropout = train_speed.LORA["dropout"]
-    fp32_steps = steps_tokens_per_s(args, "off", dropout)
+    fp32_steps = steps_tokens_per_s(args, "off", dropout, by_op=args.by_op)
     bf16_steps = steps_tokens_per_s(args, "on", dropout, profile=args.profile)
     no_dropout = steps_tokens_per_s(args, "on", 0.0)
     print(f"\n{args.base}, {args.rows} rows; CPU, {os.cpu_count()} cores, native bf16: {cpu_has_native_bf16()}, "
