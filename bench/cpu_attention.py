@@ -5,6 +5,9 @@ masked softmax), forward and backward, at SmolLM2-135M's shape (9 query heads ov
 
 The fast path's per-conversation attention (tuner/fast/attention.py) calls the flash kernel; this prints whether
 the written-out form would be cheaper, by conversation length, each against the kernel in the same invocation.
+A second table times the kernel over whole 472-token packs (one to four conversations) with bf16 inputs, as a
+`fast.cpu_bf16` step hands them over: run in bf16 against run in fp32 (`cpu_attention_in_fp32` in
+tuner/fast/cpu_bf16.py chooses between them by CPU).
 """
 
 from __future__ import annotations
@@ -39,18 +42,41 @@ def by_hand(q, k, v) -> torch.Tensor:
     return (weights.view(1, KV_HEADS, groups * length, length) @ v).view(1, HEADS, length, HEAD_DIM)
 
 
-def milliseconds(attend, length: int) -> float:
-    q, k, v = _inputs(length)
-
-    def once():
-        attend(q, k, v).sum().backward()
-
+def _timed(once) -> float:
+    """Milliseconds per call of `once`, after three warm-up calls."""
     for _ in range(3):
         once()
     started = time.perf_counter()
     for _ in range(REPEATS):
         once()
     return (time.perf_counter() - started) / REPEATS * 1e3
+
+
+def milliseconds(attend, length: int) -> float:
+    q, k, v = _inputs(length)
+
+    def once():
+        attend(q, k, v).sum().backward()
+
+    return _timed(once)
+
+
+PACKS = ([472], [300, 172], [130, 200, 142], [100, 120, 150, 102])  # conversations in a 472-token pack
+
+
+def pack_milliseconds(lengths: list[int], in_fp32: bool) -> float:
+    """Forward and backward of per-conversation attention over one pack, from bf16 q/k/v."""
+    tokens = sum(lengths)
+    q, k, v = (torch.randn(1, heads, tokens, HEAD_DIM, dtype=torch.bfloat16, requires_grad=True)
+               for heads in (HEADS, KV_HEADS, KV_HEADS))
+
+    def once():
+        qq, kk, vv = (t.float() for t in (q, k, v)) if in_fp32 else (q, k, v)
+        starts = [0, *torch.tensor(lengths).cumsum(0).tolist()]
+        pieces = [flash(qq[:, :, a:b], kk[:, :, a:b], vv[:, :, a:b]) for a, b in zip(starts[:-1], starts[1:])]
+        torch.cat(pieces, dim=2).to(torch.bfloat16).float().sum().backward()
+
+    return _timed(once)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -68,6 +94,11 @@ def main(argv: list[str] | None = None) -> int:
     for length in (128, 256, 512):
         kernel, written = milliseconds(flash, length), milliseconds(by_hand, length)
         print(f"| {length} | {kernel:.2f} | {written:.2f} | {kernel / written:.2f}x |")
+    print("\n| conversations in the pack | bf16 kernel | fp32 kernel | fp32 vs bf16 |")
+    print("|---|---:|---:|---:|")
+    for lengths in PACKS:
+        in_bf16, in_fp32 = pack_milliseconds(lengths, False), pack_milliseconds(lengths, True)
+        print(f"| {' + '.join(map(str, lengths))} | {in_bf16:.2f} | {in_fp32:.2f} | {in_bf16 / in_fp32:.2f}x |")
     return 0
 
 

@@ -2,7 +2,7 @@
 
     python bench/cpu_step_costs.py --base ~/.hearth/models/smollm2-135m-instruct
     python bench/cpu_step_costs.py --base ... --profile     # and the top operators of one bf16 step
-    python bench/cpu_step_costs.py --base ... --by-op       # and one fp32 step's time per aten operator
+    python bench/cpu_step_costs.py --base ... --by-op       # and one step's time per aten operator (the precision auto picks)
 
 Three measurements, each against a baseline taken in the same run:
 - a 508x576x1536 matrix product (SmolLM2-135M's MLP at a 512-token step) in bf16 against fp32: what
@@ -42,7 +42,7 @@ def product_ms(dtype, repeats: int = 50) -> float:
     return (time.perf_counter() - started) / repeats * 1e3
 
 
-def print_time_by_op(step, pack) -> None:
+def print_time_by_op(step, pack, precision: str) -> None:
     """One step's wall time per aten operator, each call timed as it returns (a dispatch mode). torch.profiler's
     self times inflate the elementwise operators several-fold on this kind of machine, so they are not used here."""
     import collections
@@ -62,7 +62,7 @@ def print_time_by_op(step, pack) -> None:
     with Timed():
         step(pack)
     total = time.perf_counter() - started
-    print(f"\none fp32 step of {int(pack['input_ids'].numel())} tokens: {total:.2f} s\n")
+    print(f"\none {precision} step of {int(pack['input_ids'].numel())} tokens: {total:.2f} s\n")
     print("| aten operator | seconds | share |")
     print("|---|---:|---:|")
     for name, spent in sorted(seconds.items(), key=lambda item: -item[1])[:12]:
@@ -100,7 +100,7 @@ def steps_tokens_per_s(args, cpu_bf16: str, dropout: float, profile: bool = Fals
         step(pack)
     elapsed = time.perf_counter() - started
     if by_op:
-        print_time_by_op(step, packs[WARMUP])
+        print_time_by_op(step, packs[WARMUP], "bf16" if cpu_bf16 == "on" else "fp32")
     if profile:
         from torch.profiler import ProfilerActivity
         from torch.profiler import profile as profiler
@@ -120,7 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--base", required=True, help="a Hugging Face model folder (what `hearth base smollm2` imports)")
     parser.add_argument("--rows", type=int, default=32)
     parser.add_argument("--profile", action="store_true", help="print the top operators of one bf16 step")
-    parser.add_argument("--by-op", action="store_true", help="print one fp32 step's wall time per aten operator")
+    parser.add_argument("--by-op", action="store_true",
+                        help="print one step's wall time per aten operator, in the precision cpu_bf16 auto picks here")
     args = parser.parse_args(argv)
     args.dtype, args.shape = "float32", "narrow"
 
@@ -130,10 +131,11 @@ def main(argv: list[str] | None = None) -> int:
 
     fp32_ms, bf16_ms = product_ms(torch.float32), product_ms(torch.bfloat16)
     dropout = train_speed.LORA["dropout"]
-    fp32_steps = steps_tokens_per_s(args, "off", dropout, by_op=args.by_op)
-    bf16_steps = steps_tokens_per_s(args, "on", dropout, profile=args.profile)
+    native = cpu_has_native_bf16()
+    fp32_steps = steps_tokens_per_s(args, "off", dropout, by_op=args.by_op and not native)
+    bf16_steps = steps_tokens_per_s(args, "on", dropout, profile=args.profile, by_op=args.by_op and native)
     no_dropout = steps_tokens_per_s(args, "on", 0.0)
-    print(f"\n{args.base}, {args.rows} rows; CPU, {os.cpu_count()} cores, native bf16: {cpu_has_native_bf16()}, "
+    print(f"\n{args.base}, {args.rows} rows; CPU, {os.cpu_count()} cores, native bf16: {native}, "
           f"torch {torch.__version__}, {time.strftime('%Y-%m-%d')}, load {os.getloadavg()[0]:.1f}\n")
     print("| measurement | baseline | this | ratio |")
     print("|---|---:|---:|---:|")

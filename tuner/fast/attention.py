@@ -4,8 +4,9 @@ Registered with transformers as the attention implementation "hearth_varlen". Wi
 collator's `cu_seq_lens_q` (conversation boundaries) it runs PyTorch's FlashAttention varlen
 kernel on CUDA: no [tokens, tokens] mask is ever built, and a pack of 50 conversations costs 50
 small attentions instead of one dense one. On CPU (tests) the same boundaries drive one SDPA call
-per conversation, the reference the CUDA kernel is checked against. A padded batch (an attention
-mask present) goes to transformers' own SDPA path unchanged.
+per conversation, the reference the CUDA kernel is checked against; under the CPU's bf16 autocast
+those calls run in fp32 where the CPU's bf16 kernel is the slower one (`cpu_attention_in_fp32`).
+A padded batch (an attention mask present) goes to transformers' own SDPA path unchanged.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import inspect
 import torch
 import torch.nn.functional as F
 from transformers import AttentionInterface
+
+from tuner.fast.cpu_bf16 import cpu_attention_in_fp32
 from transformers.integrations.sdpa_attention import sdpa_attention_forward
 from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS, AttentionMaskInterface, sdpa_mask
 
@@ -88,7 +91,18 @@ def _sdpa_per_conversation(query, key, value, cu, scaling):
     heads are read grouped (`enable_gqa`), not repeated: no copies of K and V, same forward bits."""
     bounds = cu.tolist()
     gqa = query.shape[1] != key.shape[1]
-    pieces = [
+    out_dtype = torch.get_autocast_dtype("cpu") if query.device.type == "cpu" and torch.is_autocast_enabled("cpu") else None
+    if out_dtype is not None and cpu_attention_in_fp32():
+        with torch.autocast("cpu", enabled=False):
+            query, key, value = query.float(), key.float(), value.float()
+            pieces = _per_conversation(query, key, value, bounds, scaling, gqa)
+        return torch.cat(pieces, dim=2).transpose(1, 2).to(out_dtype)
+    pieces = _per_conversation(query, key, value, bounds, scaling, gqa)
+    return torch.cat(pieces, dim=2).transpose(1, 2)  # [1, tokens, heads, head_dim]
+
+
+def _per_conversation(query, key, value, bounds, scaling, gqa):
+    return [
         F.scaled_dot_product_attention(
             query[:, :, start:end], key[:, :, start:end], value[:, :, start:end], is_causal=True, scale=scaling,
             enable_gqa=gqa,
@@ -96,7 +110,6 @@ def _sdpa_per_conversation(query, key, value, cu, scaling):
         for start, end in zip(bounds[:-1], bounds[1:])
         if end > start
     ]
-    return torch.cat(pieces, dim=2).transpose(1, 2)  # [1, tokens, heads, head_dim]
 
 
 def _sdpa_block_causal(query, key, value, cu, scaling):

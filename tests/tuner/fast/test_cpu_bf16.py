@@ -8,7 +8,8 @@ import torch
 
 from hearth.errors import UserError
 from tests.tuner.fast.tiny_qwen import conversation, lora_trainer, tiny_qwen2
-from tuner.fast.cpu_bf16 import cpu_has_native_bf16, wants_cpu_bf16
+from tuner.fast.attention import _sdpa_per_conversation
+from tuner.fast.cpu_bf16 import cpu_attention_in_fp32, cpu_has_native_bf16, wants_cpu_bf16
 from tuner.fast.plan import choose_fast_path
 from tuner.fast.settings import FastSettings
 
@@ -174,3 +175,36 @@ def test_frozen_projections_turn_bf16_but_a_lora_head_tied_to_the_embeddings_sta
     assert all(layer.self_attn.q_proj.base_layer.weight.dtype == torch.bfloat16 for layer in layers)
     assert model.get_input_embeddings().weight.dtype == torch.float32
     assert all(p.dtype == torch.float32 for n, p in model.named_parameters() if p.requires_grad)  # the adapter
+
+
+def test_attention_under_cpu_bf16_runs_in_fp32_where_the_bf16_kernel_is_slower_and_stays_bf16_on_amx(
+        tmp_path, monkeypatch):
+    zen4, amx = tmp_path / "zen4", tmp_path / "amx"
+    zen4.write_text("processor\t: 0\nflags\t\t: fpu avx2 avx512f avx512_bf16\n")
+    amx.write_text("processor\t: 0\nflags\t\t: fpu avx2 avx512f avx512_bf16 amx_bf16 amx_tile\n")
+    assert cpu_attention_in_fp32(str(zen4)) and not cpu_attention_in_fp32(str(amx))
+
+    seen = []  # the dtype each attention kernel ran in (autocast casts inside the call: read its output)
+    sdpa = torch.nn.functional.scaled_dot_product_attention
+
+    def recorded(q, k, v, **kwargs):
+        out = sdpa(q, k, v, **kwargs)
+        seen.append(out.dtype)
+        return out
+
+    monkeypatch.setattr("tuner.fast.attention.F.scaled_dot_product_attention", recorded)
+    torch.manual_seed(0)
+    query, key = torch.randn(1, 4, 20, 8), torch.randn(1, 2, 20, 8)
+    bounds = torch.tensor([0, 8, 20])
+    exact = _sdpa_per_conversation(query, key, key, bounds, None)
+    for in_fp32, kernel_dtype in ((True, torch.float32), (False, torch.bfloat16)):
+        monkeypatch.setattr("tuner.fast.attention.cpu_attention_in_fp32", lambda: in_fp32)
+        seen.clear()
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            out = _sdpa_per_conversation(query, key, key, bounds, None)
+        assert seen == [kernel_dtype, kernel_dtype] and out.dtype == torch.bfloat16  # what the next product reads
+        assert out.shape == exact.shape
+    monkeypatch.setattr("tuner.fast.attention.cpu_attention_in_fp32", lambda: True)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = _sdpa_per_conversation(query, key, key, bounds, None)
+    torch.testing.assert_close(out.float(), exact, rtol=2 ** -8, atol=1e-6)  # only the output's bf16 rounding
