@@ -9,17 +9,23 @@ from rich.text import Text
 ORIENTATION_STYLE = {False: "green", True: "red"}
 
 
+# The name shown beside the reading language's own: Chinese tarot talk names the cards in English too
+# ("圣杯六 Six of Cups"); an English reader gets no Chinese beside every card.
+SECOND_LANGUAGE = {"zh": "en", "en": None}
+
+
 def spread_title(spread, language: str = "zh") -> str:
-    """`Three cards · 三张牌`: the spread's name in the reading's language first, the other after it."""
-    return f"{spread.name(language)} · {spread.name('en' if language == 'zh' else 'zh')}"
+    """`三张牌 · Three cards` for a Chinese reading, `Three cards` for an English one."""
+    other = SECOND_LANGUAGE.get(language)
+    return f"{spread.name(language)} · {spread.name(other)}" if other else spread.name(language)
 
 
 def layout_rows(layout, language: str = "zh") -> list[tuple]:
     """(number, position, card, meaning) per placed card of a spreads.draw.Layout."""
-    other = "en" if language == "zh" else "zh"
+    other = SECOND_LANGUAGE.get(language)
     return [
         (str(number), Text(placed.position.name(language)),
-         Text(f"{placed.drawn.text(language)} {placed.drawn.card.name(other)}",
+         Text(f"{placed.drawn.text(language)} {placed.drawn.card.name(other)}" if other else placed.drawn.text(language),
               style=ORIENTATION_STYLE[placed.drawn.reversed]),
          Text(placed.drawn.card.meaning(placed.drawn.reversed, language)))
         for number, placed in enumerate(layout.cards, start=1)

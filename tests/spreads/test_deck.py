@@ -128,10 +128,15 @@ def test_an_english_card_table_shows_the_english_meaning():
     assert [str(row[3]) for row in layout_rows(layout, "zh")] == [p.drawn.card.meaning(p.drawn.reversed) for p in layout.cards]
 
 
-def test_a_spreads_title_puts_the_readings_language_first():
+def test_a_chinese_reading_names_spread_and_cards_in_english_too_and_an_english_one_only_in_english():
+    from spreads.draw import cards_given
     from spreads.spread import find_spread
-    from tui.tarot_view import spread_title
+    from tui.tarot_view import layout_rows, spread_title
 
     spread = find_spread("three-card")
-    assert spread_title(spread, "en") == "Three cards · 三张牌"
+    assert spread_title(spread, "en") == "Three cards"
     assert spread_title(spread, "zh") == "三张牌 · Three cards"
+    layout = cards_given(spread, "愚人(正位),力量(逆位),星币十(正位)")
+    english, chinese = ([str(row[2]) for row in layout_rows(layout, language)] for language in ("en", "zh"))
+    assert english[1] == layout.cards[1].drawn.text("en") and not any("力量" in card for card in english)
+    assert chinese[1] == f"{layout.cards[1].drawn.text('zh')} {layout.cards[1].drawn.card.name('en')}"
