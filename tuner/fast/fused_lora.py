@@ -79,11 +79,12 @@ class _LoraBranch(torch.autograd.Function):
         if ctx.redo_dropout:
             dropped = torch.where(mask, dropped, 0)  # the CPU's unscaled copy (its 1/(1-p) is applied to grad_a)
         scale = ctx.scale
-        g = grad_out.reshape(-1, grad_out.shape[-1]).to(xa.dtype)
+        g_out = grad_out.reshape(-1, grad_out.shape[-1])  # fp32 under the CPU's bf16 step (its add was fp32)
+        g = g_out.to(xa.dtype)  # cast once: the same copy is the base output's gradient below
         g_b = (g @ b).mul_(scale)  # [tokens, r]: the gradient reaching x A^T
         grad_a = grad_b = grad_x = None
         if ctx.needs_input_grad[3]:
-            grad_b = _mm_fp32(g.t(), xa).mul_(scale).to(ctx.b_dtype)
+            grad_b = _mm_fp32(g_out.t(), xa).mul_(scale).to(ctx.b_dtype)
         if ctx.needs_input_grad[2]:
             grad_a = _mm_fp32(g_b.t(), dropped)
             if ctx.unscaled:
@@ -94,7 +95,8 @@ class _LoraBranch(torch.autograd.Function):
             if mask is not None:
                 grad_x = torch.ops.aten.native_dropout_backward(grad_x, mask, 1.0 / (1.0 - ctx.dropout_p))
             grad_x = grad_x.view(ctx.x_shape).to(ctx.x_dtype)
-        return grad_x, grad_out.to(ctx.base_dtype), grad_a, grad_b, None, None
+        grad_base = g.view(grad_out.shape) if g.dtype == ctx.base_dtype else grad_out.to(ctx.base_dtype)
+        return grad_x, grad_base, grad_a, grad_b, None, None
 
 
 def _kept_unscaled(x: torch.Tensor, p: float) -> tuple[torch.Tensor, torch.Tensor]:
