@@ -59,8 +59,8 @@ class _LoraBranch(torch.autograd.Function):
             if cpu_bf16:
                 # The adapter's small update added in fp32: rounded into the bf16 base output it mostly
                 # vanished (below half a bf16 step), so the loss read ~1% high once B had grown (measured).
-                out = torch.addmm(base_out.reshape(-1, base_out.shape[-1]).float(), xa.float(), lora_b.float().t(),
-                                  alpha=scale)
+                out = base_out.reshape(-1, base_out.shape[-1]).float()  # a fresh copy (base_out is bf16): add in place
+                out.addmm_(xa.float(), lora_b.float().t(), alpha=scale)
             else:
                 out = torch.addmm(base_out.reshape(-1, base_out.shape[-1]), xa, b.t(), alpha=scale)
         # On the CPU in fp32 keep x and the 1-byte mask instead of the dropped copy: q/k/v (and
