@@ -69,19 +69,25 @@ def test_a_resumed_run_counts_its_pace_afresh_and_timeless_events_fall_back():
     assert rates_text(_step(3, None), None) == "1,234 tok/s · eta -\nmemory -"
 
 
+def _started_callback(tmp_path):
+    """The training child's events callback at the start of a 10-step run, and the trainer state it reads."""
+    from tuner.progress_events import EventsCallback
+
+    callback = EventsCallback(tmp_path / "metrics.jsonl")
+    state = SimpleNamespace(global_step=0, max_steps=10, epoch=0.0, num_input_tokens_seen=0, is_world_process_zero=True)
+    callback.on_train_begin(None, state, None)
+    return callback, state
+
+
 def test_the_training_child_puts_its_memory_in_each_step_event(tmp_path):
     import torch
 
     from hearth.events import route_events_to
-    from tuner.progress_events import EventsCallback
 
     stream = io.StringIO()
     route_events_to(stream)
     try:
-        callback = EventsCallback(tmp_path / "metrics.jsonl")
-        state = SimpleNamespace(global_step=0, max_steps=10, epoch=0.0, num_input_tokens_seen=0,
-                                is_world_process_zero=True)
-        callback.on_train_begin(None, state, None)
+        callback, state = _started_callback(tmp_path)
         state.global_step, state.num_input_tokens_seen, state.epoch = 2, 256, 0.2
         callback.on_log(None, state, None, logs={"loss": 1.5, "learning_rate": 1e-3})
     finally:
@@ -127,3 +133,37 @@ async def test_the_train_screen_shows_rates_eta_and_memory_beside_the_curve(size
         progress.begin("training…")  # a new job starts clean
         await pilot.pause()
         assert progress.losses == [] and progress.eval_losses == [] and not screen.query_one("#job-graph").display
+
+
+def test_the_childs_tokens_per_s_and_eta_leave_out_evaluation_and_saving(tmp_path, monkeypatch):
+    from hearth.events import route_events_to
+
+    clock = [100.0]
+    monkeypatch.setattr("tuner.progress_events.time.perf_counter", lambda: clock[0])
+    stream = io.StringIO()
+    route_events_to(stream)
+    try:
+        callback, state = _started_callback(tmp_path)
+        args = SimpleNamespace(output_dir=str(tmp_path))
+
+        def train_step():  # one second, 128 tokens
+            clock[0] += 1.0
+            state.global_step += 1
+            state.num_input_tokens_seen += 128
+            callback.on_step_end(args, state, None)
+
+        for _ in range(2):
+            train_step()
+        callback.on_log(args, state, None, logs={"loss": 2.0})
+        clock[0] += 10.0  # an evaluation ...
+        callback.on_evaluate(args, state, None)
+        clock[0] += 5.0  # ... and a checkpoint
+        callback.on_save(args, state, None)
+        for _ in range(2):
+            train_step()
+        callback.on_log(args, state, None, logs={"loss": 1.9})
+    finally:
+        route_events_to(None)
+    steps = [event for event in map(json.loads, stream.getvalue().splitlines()) if event["event"] == "step"]
+    assert [event["tokens_per_s"] for event in steps] == [128.0, 128.0]  # not 256 tokens over 17 s
+    assert steps[-1]["eta_s"] == 6.0  # six one-second steps left
