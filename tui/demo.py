@@ -95,6 +95,9 @@ def step_eval(state: DemoState) -> None:
         console.print(table)
     console.print(eval_table(report))
     console.print(verdict_text(report))
+    # Two sampled replies a side swing the measures from run to run (docs/benchmarks.md); the loss does not.
+    console.print(f"[dim]{plan.eval_prompts} sampled replies a side make a noisy verdict, the held-out loss a steady "
+                  f"one; more replies: hearth eval {run.root.name} -n 6[/]")
     console.print(f"[dim]all of it: {run.root / 'eval' / 'eval.md'}[/]")
 
 
