@@ -57,6 +57,17 @@ def test_eta_is_the_steps_left_at_the_recent_pace():
     assert rate.eta_s(_step(4, 1104.0)) == pytest.approx(192.0)
 
 
+def test_the_pace_leaves_out_evaluating_and_saving():
+    rate = StepRate(window=8)
+    for step, when in ((1, 0.0), (2, 1.0)):
+        rate.observe(_step(step, when))
+    rate.pause_ended({"event": "eval", "time": 31.0})  # 30 s of evaluation ...
+    rate.pause_ended({"event": "saved", "time": 36.0})  # ... and 5 s of saving
+    rate.observe(_step(3, 37.0))
+    assert rate.steps_per_s() == pytest.approx(1.0)  # 2 steps in 2 s of training, not in 37 s
+    assert rate.eta_s(_step(3, 37.0)) == pytest.approx(97.0)
+
+
 def test_a_resumed_run_counts_its_pace_afresh_and_timeless_events_fall_back():
     rate = StepRate()
     for step, when in ((10, 0.0), (20, 10.0)):
