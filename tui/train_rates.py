@@ -2,9 +2,9 @@
 worked out from the child's `step` events alone (their `time` field, not a clock here), so it is pure and testable.
 
 The ETA is the steps still to go over the recent step rate: the last few steps' pace, so a slow first step
-(compilation, warm-up) stops counting once it is out of the window; time spent evaluating or saving a checkpoint
-(up to an `eval` or `saved` event) is not counted as steps' time. An event without times falls back to the
-child's own `eta_s` (its pace since the previous log).
+(compilation, warm-up) stops counting once it is out of the window. The clock is the child's `train_s` (its
+training seconds, evaluation and saves left out: tuner/progress_events.py), else the event's `time`. An event
+without times falls back to the child's own `eta_s` (its pace since the previous log).
 """
 
 from __future__ import annotations
@@ -56,25 +56,15 @@ class StepRate:
     """The recent pace of training, fed one `step` event at a time."""
 
     def __init__(self, window: int = RECENT_STEPS):
-        self._points: deque[tuple[float, int]] = deque(maxlen=window)  # (training time, step)
-        self._paused_s = 0.0  # evals and saves so far: the points' clock leaves them out
-        self._last_time: float | None = None  # the event time the last step or pause ended at
+        self._points: deque[tuple[float, int]] = deque(maxlen=window)
 
     def observe(self, event: dict) -> None:
-        when, step = event.get("time"), event.get("step")
+        when, step = event.get("train_s", event.get("time")), event.get("step")
         if not isinstance(when, (int, float)) or not isinstance(step, int):
             return
         if self._points and step <= self._points[-1][1]:
             self._points.clear()  # a resumed (or restarted) run counts its pace afresh
-        self._points.append((float(when) - self._paused_s, step))
-        self._last_time = float(when)
-
-    def pause_ended(self, event: dict) -> None:
-        """An `eval` or `saved` event: the time since the last step was evaluation or saving, not steps."""
-        when = event.get("time")
-        if isinstance(when, (int, float)) and self._last_time is not None and when > self._last_time:
-            self._paused_s += float(when) - self._last_time
-            self._last_time = float(when)
+        self._points.append((float(when), step))
 
     def steps_per_s(self) -> float | None:
         if len(self._points) < 2:

@@ -34,10 +34,12 @@ class EventsCallback(TrainerCallback):
     def __init__(self, metrics_path: Path):
         self.metrics_path = metrics_path
         self.cancelled = False
-        self._last = None  # (time, tokens seen, step) at the previous log
-        # Evaluation and checkpoint saves since then: not training, so left out of tokens/s and the ETA (the step
-        # after an eval read 72 tok/s against ~220 and an ETA twice the real one).
-        self._paused_s = 0.0
+        self._last = None  # (training seconds, tokens seen, step) at the previous log
+        # Training seconds leave out evaluation and checkpoint saves, for tokens/s and the ETA here and in the
+        # train screen (each step event carries them as `train_s`): counted in, the step after an eval read
+        # 72 tok/s against ~220 and an ETA three times the real one.
+        self._started = None
+        self._paused_s = 0.0  # evaluating and saving so far
         self._mark = None  # when the last training step or pause ended
 
     def install_signal_handlers(self) -> None:
@@ -55,8 +57,9 @@ class EventsCallback(TrainerCallback):
             f.write(json.dumps(record, ensure_ascii=False) + "\n")
 
     def on_train_begin(self, args, state, control, **kwargs):
-        self._last = (time.perf_counter(), state.num_input_tokens_seen or 0, state.global_step)
-        self._paused_s, self._mark = 0.0, self._last[0]
+        self._started = self._mark = time.perf_counter()
+        self._paused_s = 0.0
+        self._last = (0.0, state.num_input_tokens_seen or 0, state.global_step)
         emit("stage", message=f"training from step {state.global_step} to {state.max_steps}")
 
     def _pause_ended(self) -> None:
@@ -82,17 +85,18 @@ class EventsCallback(TrainerCallback):
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         logs = dict(logs or {})
-        now, tokens = time.perf_counter(), state.num_input_tokens_seen or 0
+        tokens = state.num_input_tokens_seen or 0
         if "loss" in logs:
+            train_s = time.perf_counter() - self._started - self._paused_s
             then, tokens_then, step_then = self._last
-            elapsed = max(now - then - self._paused_s, 1e-9)
+            elapsed = max(train_s - then, 1e-9)
             steps_done = max(state.global_step - step_then, 1)
             eta = (state.max_steps - state.global_step) * elapsed / steps_done
             record = {"step": state.global_step, "max_steps": state.max_steps, "epoch": round(state.epoch or 0, 4),
                       "loss": logs["loss"], "learning_rate": logs.get("learning_rate"),
                       "grad_norm": logs.get("grad_norm"), "tokens_per_s": round((tokens - tokens_then) / elapsed, 1),
-                      "eta_s": round(eta, 1), **memory_fields(), **self._preference(logs)}
-            self._last, self._paused_s = (now, tokens, state.global_step), 0.0
+                      "eta_s": round(eta, 1), "train_s": round(train_s, 3), **memory_fields(), **self._preference(logs)}
+            self._last = (train_s, tokens, state.global_step)
             self._write({"kind": "train", **record}, state)
             emit("step", **record)
         if "eval_loss" in logs:

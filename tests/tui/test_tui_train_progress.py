@@ -57,13 +57,10 @@ def test_eta_is_the_steps_left_at_the_recent_pace():
     assert rate.eta_s(_step(4, 1104.0)) == pytest.approx(192.0)
 
 
-def test_the_pace_leaves_out_evaluating_and_saving():
+def test_the_pace_runs_on_the_childs_training_seconds_when_the_step_carries_them():
     rate = StepRate(window=8)
-    for step, when in ((1, 0.0), (2, 1.0)):
-        rate.observe(_step(step, when))
-    rate.pause_ended({"event": "eval", "time": 31.0})  # 30 s of evaluation ...
-    rate.pause_ended({"event": "saved", "time": 36.0})  # ... and 5 s of saving
-    rate.observe(_step(3, 37.0))
+    for step, when, train_s in ((1, 0.0, 0.0), (2, 1.0, 1.0), (3, 37.0, 2.0)):  # 35 s of eval and saving before 3
+        rate.observe(_step(step, when, train_s=train_s))
     assert rate.steps_per_s() == pytest.approx(1.0)  # 2 steps in 2 s of training, not in 37 s
     assert rate.eta_s(_step(3, 37.0)) == pytest.approx(97.0)
 
@@ -178,3 +175,4 @@ def test_the_childs_tokens_per_s_and_eta_leave_out_evaluation_and_saving(tmp_pat
     steps = [event for event in map(json.loads, stream.getvalue().splitlines()) if event["event"] == "step"]
     assert [event["tokens_per_s"] for event in steps] == [128.0, 128.0]  # not 256 tokens over 17 s
     assert steps[-1]["eta_s"] == 6.0  # six one-second steps left
+    assert [event["train_s"] for event in steps] == [2.0, 4.0]  # the train screen's clock

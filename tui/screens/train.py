@@ -63,7 +63,6 @@ DATA_HINTS = {True: "data (empty: recipe's)", False: "pairs or rated replies"}  
 PROGRESS_EVENTS = {
     "step": TrainProgress.step,
     "eval": TrainProgress.evaluated,
-    "saved": TrainProgress.saved,
     "stage": lambda progress, event: progress.status(event.get("message", "")),
 }
 

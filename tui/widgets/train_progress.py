@@ -63,14 +63,9 @@ class TrainProgress(Vertical):
 
     def evaluated(self, event: dict) -> None:
         """An `eval` event: its loss joins the numbers line (the log keeps every one)."""
-        self.rate.pause_ended(event)
         if isinstance(event.get("eval_loss"), (int, float)):
             self.eval_losses.append(float(event["eval_loss"]))
             self._show_metrics()
-
-    def saved(self, event: dict) -> None:
-        """A checkpoint was written: that time was not training's pace either."""
-        self.rate.pause_ended(event)
 
     def _show_metrics(self) -> None:
         if self._last_step:

@@ -16,10 +16,10 @@ import inspect
 import torch
 import torch.nn.functional as F
 from transformers import AttentionInterface
-
-from tuner.fast.cpu_bf16 import cpu_attention_in_fp32
 from transformers.integrations.sdpa_attention import sdpa_attention_forward
 from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS, AttentionMaskInterface, sdpa_mask
+
+from tuner.fast.cpu_bf16 import cpu_attention_in_fp32
 
 ATTENTION_NAME = "hearth_varlen"
 
@@ -89,20 +89,17 @@ def _flash_varlen(query, key, value, cu, longest, scaling):
 def _sdpa_per_conversation(query, key, value, cu, scaling):
     """One causal SDPA per conversation: the plain-PyTorch statement of what varlen computes. K/V
     heads are read grouped (`enable_gqa`), not repeated: no copies of K and V, same forward bits."""
+    if not (query.device.type == "cpu" and torch.is_autocast_enabled("cpu") and cpu_attention_in_fp32()):
+        return _per_conversation(query, key, value, cu, scaling)
+    with torch.autocast("cpu", enabled=False):
+        out = _per_conversation(query.float(), key.float(), value.float(), cu, scaling)
+    return out.to(torch.get_autocast_dtype("cpu"))  # what o_proj reads under the step's autocast
+
+
+def _per_conversation(query, key, value, cu, scaling):
     bounds = cu.tolist()
     gqa = query.shape[1] != key.shape[1]
-    out_dtype = torch.get_autocast_dtype("cpu") if query.device.type == "cpu" and torch.is_autocast_enabled("cpu") else None
-    if out_dtype is not None and cpu_attention_in_fp32():
-        with torch.autocast("cpu", enabled=False):
-            query, key, value = query.float(), key.float(), value.float()
-            pieces = _per_conversation(query, key, value, bounds, scaling, gqa)
-        return torch.cat(pieces, dim=2).transpose(1, 2).to(out_dtype)
-    pieces = _per_conversation(query, key, value, bounds, scaling, gqa)
-    return torch.cat(pieces, dim=2).transpose(1, 2)  # [1, tokens, heads, head_dim]
-
-
-def _per_conversation(query, key, value, bounds, scaling, gqa):
-    return [
+    pieces = [
         F.scaled_dot_product_attention(
             query[:, :, start:end], key[:, :, start:end], value[:, :, start:end], is_causal=True, scale=scaling,
             enable_gqa=gqa,
@@ -110,6 +107,7 @@ def _per_conversation(query, key, value, bounds, scaling, gqa):
         for start, end in zip(bounds[:-1], bounds[1:])
         if end > start
     ]
+    return torch.cat(pieces, dim=2).transpose(1, 2)  # [1, tokens, heads, head_dim]
 
 
 def _sdpa_block_causal(query, key, value, cu, scaling):
